@@ -1,0 +1,3 @@
+"""Proctor: an identity-aware layer-7 access gateway."""
+
+__version__ = "0.1.0"
