@@ -148,8 +148,15 @@ class PgCluster:
         self._chown(self.log_file)
         self._check(
             self._cmd(
-                "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-w",
-                "-t", str(int(timeout)), "start",
+                "pg_ctl",
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
+                "-w",
+                "-t",
+                str(int(timeout)),
+                "start",
             )
         )
         deadline = time.monotonic() + timeout

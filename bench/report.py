@@ -1,0 +1,278 @@
+"""Aggregation over rounds, the Markdown report, machine facts and the JSON file.
+
+Figures per (workload, target) are medians over rounds, except CPU per transaction (or per
+MB), which is total proxy CPU over total transactions (or MB) of all rounds. Ratios are paired:
+within each round, target ÷ reference for the same workload, then the median of those ratios,
+so that slow phases of the machine cancel out instead of favouring whoever ran then.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+TARGET_LABELS = {"direct": "direct", "pgbouncer": "pgbouncer", "proctor": "Proctor"}
+
+
+@dataclass
+class Measurement:
+    round: int
+    workload: str  # "pgbench" | "stream"
+    target: str
+    clients: int | None = None
+    protocol: str | None = None
+    ok: bool = True
+    error: str | None = None
+    tps: float | None = None
+    latency_ms: float | None = None
+    transactions: int | None = None
+    failed: int | None = None
+    wall_s: float | None = None
+    bytes: int | None = None
+    mb_per_s: float | None = None
+    proxy_cpu_s: float | None = None
+    machine_busy_pct: float | None = None
+
+    @property
+    def key(self) -> tuple[str, int, str]:
+        return (self.workload, self.clients or 0, self.protocol or "")
+
+
+@dataclass
+class Cell:
+    """One target on one workload, over all rounds."""
+
+    ok_rounds: int = 0
+    errors: list[str] = field(default_factory=list)
+    value: float | None = None  # median TPS, or median MB/s
+    value_min: float | None = None
+    value_max: float | None = None
+    latency_ms: float | None = None  # median, pgbench only
+    cpu_per_unit: float | None = None  # proxy CPU µs per transaction, or ms per MB
+
+
+def _metric(m: Measurement) -> float | None:
+    return m.tps if m.workload == "pgbench" else m.mb_per_s
+
+
+def summarize_cell(ms: Sequence[Measurement]) -> Cell:
+    cell = Cell()
+    ok = [m for m in ms if m.ok and _metric(m) is not None]
+    cell.errors = [m.error or "failed" for m in ms if not m.ok]
+    cell.ok_rounds = len(ok)
+    if not ok:
+        return cell
+    values = [v for m in ok if (v := _metric(m)) is not None]
+    cell.value = statistics.median(values)
+    cell.value_min, cell.value_max = min(values), max(values)
+    lats = [m.latency_ms for m in ok if m.latency_ms is not None]
+    cell.latency_ms = statistics.median(lats) if lats else None
+    with_cpu = [m for m in ok if m.proxy_cpu_s is not None]
+    if with_cpu:
+        cpu = sum(m.proxy_cpu_s or 0.0 for m in with_cpu)
+        if ok[0].workload == "pgbench":
+            tx = sum(m.transactions or 0 for m in with_cpu)
+            cell.cpu_per_unit = cpu / tx * 1e6 if tx else None  # µs per transaction
+        else:
+            mb = sum((m.bytes or 0) / 1e6 for m in with_cpu)
+            cell.cpu_per_unit = cpu / mb * 1e3 if mb else None  # ms per MB
+    return cell
+
+
+def paired_ratio(ms: Sequence[Measurement], target: str, reference: str) -> float | None:
+    """Median over rounds of metric(target) / metric(reference), same round only."""
+    by_round: dict[int, dict[str, float]] = {}
+    for m in ms:
+        v = _metric(m)
+        if m.ok and v:
+            by_round.setdefault(m.round, {})[m.target] = v
+    ratios = [r[target] / r[reference] for r in by_round.values() if target in r and reference in r]
+    return statistics.median(ratios) if ratios else None
+
+
+@dataclass
+class Summary:
+    workload: str
+    clients: int
+    protocol: str
+    cells: dict[str, Cell]
+    ratios: dict[str, float | None]  # "pgbouncer/direct", "proctor/direct", "proctor/pgbouncer"
+
+
+RATIO_PAIRS = (("pgbouncer", "direct"), ("proctor", "direct"), ("proctor", "pgbouncer"))
+
+
+def summarize(measurements: Iterable[Measurement], targets: Sequence[str]) -> list[Summary]:
+    groups: dict[tuple[str, int, str], list[Measurement]] = {}
+    for m in measurements:
+        groups.setdefault(m.key, []).append(m)
+    out = []
+    for key in sorted(groups, key=lambda k: (k[0] != "pgbench", k[1], _proto_order(k[2]))):
+        ms = groups[key]
+        cells = {t: summarize_cell([m for m in ms if m.target == t]) for t in targets}
+        ratios = {f"{a}/{b}": paired_ratio(ms, a, b) for a, b in RATIO_PAIRS}
+        out.append(Summary(key[0], key[1], key[2], cells, ratios))
+    return out
+
+
+def _proto_order(p: str) -> int:
+    order = ("simple", "extended", "prepared")
+    return order.index(p) if p in order else len(order)
+
+
+# --------------------------------------------------------------------------- Markdown
+
+
+def _num(v: float | None, fmt: str = "{:,.0f}") -> str:
+    return "—" if v is None else fmt.format(v)
+
+
+def _ratio(v: float | None) -> str:
+    return "—" if v is None else f"{v:.2f}x"
+
+
+def _cell_value(cell: Cell | None, skipped: str | None, fmt: str) -> str:
+    if skipped is not None:
+        return "skipped"
+    if cell is None or cell.value is None:
+        return "failed" if cell and cell.errors else "—"
+    return fmt.format(cell.value)
+
+
+def markdown(
+    summaries: Sequence[Summary],
+    targets: Sequence[str],
+    skipped: dict[str, str],
+    header: dict[str, Any],
+) -> str:
+    cols = [t for t in ("direct", "pgbouncer", "proctor") if t in targets or t in skipped]
+    lines = [f"### Run of {header['date']}", ""]
+    lines += [f"- {k}: {v}" for k, v in header.get("facts", {}).items()]
+    lines.append("")
+    pg = [s for s in summaries if s.workload == "pgbench"]
+    if pg:
+        lines += [
+            "#### pgbench -S (select-only)",
+            "",
+            "| clients | protocol | "
+            + " | ".join(f"{TARGET_LABELS[t]} TPS" for t in cols)
+            + " | pgbouncer ÷ direct | Proctor ÷ direct | Proctor ÷ pgbouncer"
+            + " | avg latency ms ("
+            + " / ".join(TARGET_LABELS[t] for t in cols)
+            + ") | proxy CPU µs/tx (pgbouncer / Proctor) |",
+            "|---:|---|" + "---:|" * len(cols) + "---:|---:|---:|---:|---:|",
+        ]
+        for s in pg:
+            vals = [_cell_value(s.cells.get(t), skipped.get(t), "{:,.0f}") for t in cols]
+            lats = [
+                "—" if t in skipped else _num(getattr(s.cells.get(t), "latency_ms", None), "{:.3f}")
+                for t in cols
+            ]
+            cpu = [
+                "—"
+                if t in skipped
+                else _num(getattr(s.cells.get(t), "cpu_per_unit", None), "{:.0f}")
+                for t in ("pgbouncer", "proctor")
+            ]
+            lines.append(
+                f"| {s.clients} | {s.protocol} | "
+                + " | ".join(vals)
+                + " | "
+                + " | ".join(_ratio(s.ratios[k]) for k in _ratio_keys())
+                + f" | {' / '.join(lats)} | {' / '.join(cpu)} |"
+            )
+        lines.append("")
+    st = [s for s in summaries if s.workload == "stream"]
+    if st:
+        mb = header.get("stream_mb")
+        lines += [
+            f"#### Large result to psql ({mb} MB of DataRows)",
+            "",
+            "| "
+            + " | ".join(f"{TARGET_LABELS[t]} MB/s" for t in cols)
+            + " | pgbouncer ÷ direct | Proctor ÷ direct | Proctor ÷ pgbouncer"
+            + " | proxy CPU ms/MB (pgbouncer / Proctor) |",
+            "|" + "---:|" * len(cols) + "---:|---:|---:|---:|",
+        ]
+        for s in st:
+            vals = [_cell_value(s.cells.get(t), skipped.get(t), "{:,.1f}") for t in cols]
+            cpu = [
+                "—"
+                if t in skipped
+                else _num(getattr(s.cells.get(t), "cpu_per_unit", None), "{:.1f}")
+                for t in ("pgbouncer", "proctor")
+            ]
+            lines.append(
+                "| "
+                + " | ".join(vals)
+                + " | "
+                + " | ".join(_ratio(s.ratios[k]) for k in _ratio_keys())
+                + f" | {' / '.join(cpu)} |"
+            )
+        lines.append("")
+    for t, why in skipped.items():
+        lines.append(f"- {TARGET_LABELS[t]} skipped: {why}")
+    errors = [
+        (s, t, e)
+        for s in summaries
+        for t, c in s.cells.items()
+        for e in dict.fromkeys(c.errors)  # distinct, in order
+    ]
+    for s, t, e in errors[:20]:
+        what = f"pgbench c={s.clients} {s.protocol}" if s.workload == "pgbench" else "stream"
+        lines.append(f"- {TARGET_LABELS[t]} failed on {what}: {e.splitlines()[0][:300]}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _ratio_keys() -> list[str]:
+    return [f"{a}/{b}" for a, b in RATIO_PAIRS]
+
+
+# --------------------------------------------------------------------------- machine facts
+
+
+def _first_line(argv: list[str]) -> str | None:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = (proc.stdout or proc.stderr).strip()
+    return text.splitlines()[0].strip() if proc.returncode == 0 and text else None
+
+
+def machine_facts(pgbench: str, pgbouncer: str, proctor: str) -> dict[str, Any]:
+    model = None
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    if m := re.search(r"^Model name:\s*(.+)$", lscpu, re.M):
+        model = m.group(1).strip()
+    return {
+        "cpus_online": os.cpu_count(),
+        "nproc": _first_line(["nproc"]),
+        "cpu_model": model,
+        "kernel": platform.release(),
+        "os": _first_line(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
+        "python": platform.python_version(),
+        "pgbench": _first_line([pgbench, "--version"]),
+        "pgbouncer": _first_line([pgbouncer, "--version"]),
+        "proctor": _first_line([proctor, "--version"]),
+        "git": _first_line(["git", "describe", "--always", "--dirty"]),
+    }
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, default=_jsonable) + "\n")
+
+
+def _jsonable(o: object) -> Any:
+    if hasattr(o, "__dataclass_fields__"):
+        return asdict(o)  # type: ignore[call-overload]
+    return str(o)

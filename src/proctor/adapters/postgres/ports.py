@@ -1,0 +1,99 @@
+"""What the PostgreSQL adapter needs from the server layer and the rest of the gateway.
+
+The server layer owns sockets and TLS; it hands the adapter these small interfaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from proctor.identity.authenticator import Authenticator
+from proctor.model import Connection
+from proctor.recording.writer import RecorderFactory
+
+
+class StreamIO(Protocol):
+    """One side of a proxied connection."""
+
+    @property
+    def peer(self) -> str: ...
+    async def read(self) -> bytes:
+        """Handshake phase only: the next received bytes, b"" at EOF."""
+        ...
+
+    def write(self, data: bytes) -> None: ...
+    def close(self) -> None: ...
+    def start_relay(self, on_data: Callable[[bytes], None], on_eof: Callable[[], None]) -> None:
+        """Switch from read() to callbacks; data already buffered is delivered first."""
+        ...
+
+
+class ClientIO(StreamIO, Protocol):
+    @property
+    def is_tls(self) -> bool: ...
+    @property
+    def is_loopback(self) -> bool: ...
+    @property
+    def tls_available(self) -> bool: ...
+    async def start_tls(self) -> None: ...
+
+
+class UpstreamIO(StreamIO, Protocol):
+    async def start_tls(self, connection: Connection) -> None: ...
+
+
+class Network(Protocol):
+    async def open_upstream(self, connection: Connection) -> UpstreamIO: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTarget:
+    connection: Connection
+    pid: int
+    secret: int
+
+
+class CancelKeys(Protocol):
+    def register(self, target: CancelTarget) -> tuple[int, int]:
+        """Issue the (pid, secret) the client sees for this upstream backend."""
+        ...
+
+    def unregister(self, pid: int) -> None: ...
+    async def cancel(self, pid: int, secret: int) -> None:
+        """Forward a CancelRequest to whichever upstream backend the key names, if any."""
+        ...
+
+
+class SessionObserver(Protocol):
+    """Metrics hooks. Labels never carry identities, statement text or values."""
+
+    def session_opened(self, connection: str) -> None: ...
+    def session_closed(self, connection: str, outcome: str) -> None: ...
+    def auth_failed(self, reason: str) -> None: ...
+    def statement(self, connection: str, verdict: str) -> None: ...
+    def bytes_moved(self, client_to_server: int, server_to_client: int) -> None: ...
+    def protocol_error(self, side: str) -> None: ...
+    def added_latency(self, seconds: float) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PgSettings:
+    max_message_size: int
+    allow_cleartext_without_tls: bool
+    gateway_version: str
+    protocol: str = "postgres"
+
+
+@dataclass(frozen=True, slots=True)
+class PgContext:
+    """Everything a PostgreSQL session needs; one per worker, shared by its sessions."""
+
+    settings: PgSettings
+    connections: Mapping[str, Connection]
+    authenticator: Authenticator
+    recorders: RecorderFactory
+    network: Network
+    cancel_keys: CancelKeys
+    observer: SessionObserver

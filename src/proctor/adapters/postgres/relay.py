@@ -1,0 +1,287 @@
+"""The relay: after the handshake, every byte of a PostgreSQL session passes through here.
+
+Client → server: complete messages from the frontend framer. Commands (Query, Parse,
+FunctionCall) are recorded *before* they are forwarded (audit before forward); everything
+received in one read is forwarded with one write.
+
+Server → client: the backend scanner forwards bytes as they arrive and surfaces only
+ReadyForQuery, ErrorResponse and ParameterStatus.
+
+Refusing a command without desynchronising the session: the command is replaced, on its way
+upstream, by a statement that fails to parse and carries a random marker. The server then does
+exactly what it does for any failing command — in the right order relative to earlier pipelined
+commands, aborting the transaction block, skipping extended-protocol messages until Sync — and
+the relay rewrites that one ErrorResponse (recognised by its marker) into the gateway's own.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from proctor.adapters.postgres.ports import SessionObserver
+from proctor.codecs.pgwire import (
+    BackendScanner,
+    FramedMessage,
+    FrontendFramer,
+    Message,
+    ProtocolError,
+    decode,
+    encode,
+)
+from proctor.codecs.pgwire.constants import (
+    B_ERROR_RESPONSE,
+    B_PARAMETER_STATUS,
+    B_READY_FOR_QUERY,
+    F_FUNCTION_CALL,
+    F_PARSE,
+    F_QUERY,
+    F_SYNC,
+    F_TERMINATE,
+    TX_IDLE,
+)
+from proctor.codecs.pgwire.encodings import python_codec
+from proctor.model import StatementRecord
+from proctor.recording.writer import SessionRecorder
+
+_BACKEND_INTEREST = frozenset({B_READY_FOR_QUERY, B_ERROR_RESPONSE, B_PARAMETER_STATUS})
+_MARKER = "PROCTOR_REFUSED_"
+_COMMANDS = frozenset({F_QUERY, F_PARSE, F_FUNCTION_CALL})
+_perf = time.perf_counter
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    sqlstate: str
+    message: str
+    detail: str | None
+    cycle: int
+
+
+class Relay:
+    __slots__ = (
+        "_backend",
+        "_bytes_in",
+        "_bytes_out",
+        "_codec",
+        "_connection",
+        "_cycles_done",
+        "_cycles_sent",
+        "_events",
+        "_frontend",
+        "_observer",
+        "_on_protocol_error",
+        "_overhead",
+        "_recorder",
+        "_refusals",
+        "_seq",
+        "_session_id",
+        "_to_client",
+        "_to_upstream",
+        "terminating",
+        "tx_status",
+    )
+
+    def __init__(
+        self,
+        *,
+        session_id: str,
+        connection: str,
+        recorder: SessionRecorder,
+        observer: SessionObserver,
+        to_client: Callable[[bytes], None],
+        to_upstream: Callable[[bytes], None],
+        on_protocol_error: Callable[[str, ProtocolError], None],
+        max_message_size: int,
+        client_encoding: str,
+    ) -> None:
+        self._session_id = session_id
+        self._connection = connection
+        self._recorder = recorder
+        self._observer = observer
+        self._to_client = to_client
+        self._to_upstream = to_upstream
+        self._on_protocol_error = on_protocol_error
+        self._frontend = FrontendFramer(max_message_size)
+        self._backend = BackendScanner(_BACKEND_INTEREST)
+        self._codec = python_codec(client_encoding)
+        self._seq = 0  # commands seen
+        self._events = 0  # records written: commands and errors share one sequence
+        self._refusals: dict[str, Refusal] = {}
+        self._cycles_sent = 0
+        self._cycles_done = 0
+        self._overhead = 0.0
+        self._bytes_in = 0
+        self._bytes_out = 0
+        self.tx_status = TX_IDLE
+        self.terminating = False
+
+    @property
+    def statements(self) -> int:
+        return self._seq
+
+    @property
+    def bytes_from_client(self) -> int:
+        return self._bytes_in
+
+    @property
+    def bytes_to_client(self) -> int:
+        return self._bytes_out
+
+    @property
+    def at_message_boundary(self) -> bool:
+        return self._backend.at_boundary
+
+    # -- client → server -------------------------------------------------------------------
+
+    def client_data(self, data: bytes) -> None:
+        started = _perf()
+        self._bytes_in += len(data)
+        try:
+            messages, complete = self._frontend.feed(data)
+        except ProtocolError as exc:
+            self._on_protocol_error("client", exc)
+            return
+        if not messages:
+            return
+        rebuilt: list[bytes] | None = None
+        for index, msg in enumerate(messages):
+            mtype = msg.type
+            replacement: bytes | None = None
+            if mtype in _COMMANDS:
+                try:
+                    replacement = self._command(msg)
+                except ProtocolError as exc:
+                    self._on_protocol_error("client", exc)
+                    return
+                if mtype != F_PARSE:
+                    self._cycles_sent += 1
+            elif mtype == F_SYNC:
+                self._cycles_sent += 1
+            elif mtype == F_TERMINATE:
+                self.terminating = True
+            if replacement is not None and rebuilt is None:
+                rebuilt = [m.encode() for m in messages[:index]]
+            if rebuilt is not None:
+                rebuilt.append(replacement if replacement is not None else msg.encode())
+        self._to_upstream(complete if rebuilt is None else b"".join(rebuilt))
+        self._overhead += _perf() - started
+
+    def _command(self, msg: Message) -> bytes | None:
+        """Record one command; return a replacement when it must not reach the server."""
+        mtype = msg.type
+        if mtype == F_QUERY:
+            text, kind = decode.query(msg.body, self._codec), "query"
+        elif mtype == F_PARSE:
+            parsed = decode.parse(msg.body, self._codec)
+            text, kind = parsed.query, "parse"
+        else:
+            text, kind = (
+                f"<function call oid={decode.function_call_oid(msg.body)}>",
+                "function-call",
+            )
+        self._seq += 1
+        if not self._recorder.healthy:
+            # Fail closed: a command that cannot be recorded does not run.
+            self._observer.statement(self._connection, "refused")
+            return self._refuse(
+                msg, "58030", "Proctor refused the command: the session recording is unavailable"
+            )
+        self._events += 1
+        self._recorder.statement(
+            StatementRecord(
+                session_id=self._session_id,
+                seq=self._events,
+                at=datetime.now(UTC),
+                text=text,
+                kind=kind,
+            )
+        )
+        self._observer.statement(self._connection, "allow")
+        return None
+
+    def _refuse(
+        self, msg: Message, sqlstate: str, message: str, detail: str | None = None
+    ) -> bytes:
+        nonce = secrets.token_hex(8)
+        marker = _MARKER + nonce
+        cycle = self._cycles_sent
+        self._refusals[nonce] = Refusal(sqlstate, message, detail, cycle)
+        if msg.type == F_PARSE:
+            name = decode.parse(msg.body, self._codec).name
+            body = name.encode(self._codec) + b"\x00" + marker.encode() + b"\x00\x00\x00"
+            return encode.message(F_PARSE, body)
+        # Query and FunctionCall both answer with one error then ReadyForQuery, as a Query does.
+        return encode.message(F_QUERY, marker.encode() + b"\x00")
+
+    # -- server → client -------------------------------------------------------------------
+
+    def upstream_data(self, data: bytes) -> None:
+        started = _perf()
+        out, found = self._backend.feed(data)
+        if found:
+            out = self._inspect(out, found)
+        if out:
+            self._bytes_out += len(out)
+            self._to_client(out)
+        self._overhead += _perf() - started
+
+    def _inspect(self, out: bytes, found: list[FramedMessage]) -> bytes:
+        splices: list[tuple[int, int, bytes]] = []
+        for fm in found:
+            mtype = fm.type
+            if mtype == B_READY_FOR_QUERY:
+                self.tx_status = decode.ready_status(fm.body)
+                self._cycles_done += 1
+                self._observer.added_latency(self._overhead)
+                self._overhead = 0.0
+                if self._refusals:
+                    self._refusals = {
+                        k: r for k, r in self._refusals.items() if r.cycle >= self._cycles_done
+                    }
+            elif mtype == B_ERROR_RESPONSE:
+                fields = decode.fields(fm.body)
+                text = fields.get("M", "")
+                if self._refusals and _MARKER in text:
+                    nonce = text.split(_MARKER, 1)[1][:16]
+                    refusal = self._refusals.pop(nonce, None)
+                    if refusal is not None:
+                        replacement = encode.error_response(
+                            refusal.sqlstate, refusal.message, detail=refusal.detail
+                        )
+                        splices.append((fm.start, fm.end, replacement))
+                        continue
+                self._record_error(fields)
+            elif mtype == B_PARAMETER_STATUS:
+                name, value = decode.parameter_status(fm.body)
+                if name == "client_encoding":
+                    self._codec = python_codec(value)
+        if not splices:
+            return out
+        parts: list[bytes] = []
+        pos = 0
+        for start, end, replacement in splices:
+            parts.append(out[pos:start])
+            parts.append(replacement)
+            pos = end
+        parts.append(out[pos:])
+        return b"".join(parts)
+
+    def _record_error(self, fields: dict[str, str]) -> None:
+        # Only severity and SQLSTATE: the message text can carry row values (a unique
+        # violation quotes the key), and nothing unmasked may reach a recording.
+        self._events += 1
+        self._recorder.statement(
+            StatementRecord(
+                session_id=self._session_id,
+                seq=self._events,
+                at=datetime.now(UTC),
+                text="",
+                kind="error",
+                verdict="error",
+                error=f"{fields.get('V', fields.get('S', 'ERROR'))} {fields.get('C', '')}",
+            )
+        )

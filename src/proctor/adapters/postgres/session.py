@@ -1,0 +1,427 @@
+"""One client connection to the PostgreSQL listener: handshake, then relay, then close.
+
+Handshake order, and why:
+1. Startup packets: SSLRequest (TLS is started before anything else is read; bytes pipelined
+   before the TLS handshake are refused, as PostgreSQL does since CVE-2021-23214),
+   GSSENCRequest (always declined), CancelRequest (routed, then closed).
+2. The client's password is a Proctor access token, requested in cleartext; this is allowed
+   only under TLS or from loopback unless configured, since the token is a bearer secret.
+3. The identity is resolved, then the connection named by the startup ``database``.
+4. The session is opened in the recorder *before* upstream is contacted: an attempt that fails
+   upstream is still on record.
+5. Upstream: TLS as configured, the gateway's own credential, the server's ParameterStatus
+   forwarded, its BackendKeyData replaced by a key the gateway issues (so a client never
+   learns, and cannot cancel, anything but its own session).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from datetime import UTC, datetime
+
+from proctor.adapters.postgres.ports import CancelTarget, ClientIO, PgContext, UpstreamIO
+from proctor.adapters.postgres.relay import Relay
+from proctor.adapters.postgres.upstream_auth import UpstreamAuthenticator, UpstreamAuthError
+from proctor.adapters.postgres.upstream_tls import negotiate_tls
+from proctor.codecs.pgwire import (
+    BackendScanner,
+    CancelRequest,
+    FrontendFramer,
+    GssEncRequest,
+    ProtocolError,
+    SslRequest,
+    StartupFramer,
+    StartupMessage,
+    decode,
+    encode,
+)
+from proctor.codecs.pgwire.constants import (
+    AUTH_CLEARTEXT,
+    AUTH_OK,
+    B_AUTHENTICATION,
+    B_BACKEND_KEY_DATA,
+    B_ERROR_RESPONSE,
+    B_NEGOTIATE_PROTOCOL,
+    B_PARAMETER_STATUS,
+    B_READY_FOR_QUERY,
+    F_PASSWORD,
+)
+from proctor.identity.authenticator import AuthenticationError
+from proctor.model import Connection, Identity, SessionEnd, SessionStart
+from proctor.recording.writer import RecordingUnavailable, SessionRecorder
+
+log = logging.getLogger("proctor.postgres")
+
+# Startup parameters a client may not pass upstream: the gateway sets user and database, and
+# replication connections bypass the SQL layer entirely.
+_RESERVED_PARAMS = frozenset({"user", "database", "replication"})
+_ALL_TYPES = frozenset(range(256))
+
+
+class SessionRefused(Exception):
+    """Ends the handshake with a FATAL error to the client."""
+
+    def __init__(self, sqlstate: str, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+        self.hint = hint
+
+
+def new_session_id() -> str:
+    return "ses_" + secrets.token_hex(10)
+
+
+class PgSession:
+    def __init__(self, ctx: PgContext, client: ClientIO) -> None:
+        self.ctx = ctx
+        self.client = client
+        self.id = new_session_id()
+        self.identity: Identity | None = None
+        self.connection: Connection | None = None
+        self.upstream: UpstreamIO | None = None
+        self.relay: Relay | None = None
+        self._recorder: SessionRecorder | None = None
+        self._cancel_pid: int | None = None
+        self._closed = False
+        self._end_reason = "handshake_failed"
+        self._client_rest = b""
+        self._client_encoding = "UTF8"
+        self.closed_event = asyncio.Event()
+
+    # -- handshake -------------------------------------------------------------------------
+
+    async def handshake(self) -> bool:
+        """Run until the relay starts (True) or the connection is finished (False)."""
+        try:
+            startup = await self._read_startup()
+            if startup is None:
+                return False
+            await self._authenticate(startup)
+            await self._connect_upstream(startup)
+            return True
+        except SessionRefused as exc:
+            self._fatal(exc.sqlstate, str(exc), exc.hint)
+        except ProtocolError as exc:
+            self.ctx.observer.protocol_error("client")
+            self._fatal(exc.sqlstate, f"protocol violation: {exc}")
+        except UpstreamAuthError as exc:
+            log.warning("upstream_auth_failed", extra=self._log_fields(error=str(exc)))
+            self._fatal("08004", f"could not open connection {self._conn_name()}: {exc}")
+        except (OSError, asyncio.IncompleteReadError, EOFError) as exc:
+            log.info("handshake_io_error", extra=self._log_fields(error=type(exc).__name__))
+        self.close("handshake_failed")
+        return False
+
+    def _conn_name(self) -> str:
+        return self.connection.name if self.connection else "?"
+
+    async def _read_startup(self) -> StartupMessage | None:
+        framer = StartupFramer()
+        tls_done = False
+        while True:
+            packet = framer.feed(b"")
+            while packet is None:
+                data = await self.client.read()
+                if not data:
+                    return None
+                packet = framer.feed(data)
+            if isinstance(packet, SslRequest):
+                if tls_done or not self.client.tls_available:
+                    self.client.write(b"N")
+                    continue
+                if framer.take_remaining():
+                    raise ProtocolError("received unencrypted data after SSL request")
+                self.client.write(b"S")
+                await self.client.start_tls()
+                tls_done = True
+                continue
+            if isinstance(packet, GssEncRequest):
+                self.client.write(b"N")
+                continue
+            if isinstance(packet, CancelRequest):
+                self._end_reason = "cancel_request"
+                await self.ctx.cancel_keys.cancel(packet.pid, packet.secret)
+                self.close("cancel_request", record=False)
+                return None
+            self._client_rest = framer.take_remaining()
+            return packet
+
+    async def _read_client_message(self, framer: FrontendFramer) -> tuple[int, bytes]:
+        data = self._client_rest
+        self._client_rest = b""
+        while True:
+            messages, _ = framer.feed(data)
+            if messages:
+                first = messages[0]
+                if len(messages) > 1:
+                    self._client_rest = b"".join(m.encode() for m in messages[1:])
+                return first.type, first.body
+            data = await self.client.read()
+            if not data:
+                raise EOFError
+
+    async def _authenticate(self, startup: StartupMessage) -> None:
+        params = startup.params
+        if startup.minor != 0 or startup.protocol_options:
+            self.client.write(encode.negotiate_protocol_version(0, startup.protocol_options))
+        if params.get("replication", "false").lower() not in ("false", "off", "no", "0"):
+            raise SessionRefused("0A000", "replication connections are not supported by Proctor")
+        if not (
+            self.client.is_tls
+            or self.client.is_loopback
+            or self.ctx.settings.allow_cleartext_without_tls
+        ):
+            raise SessionRefused(
+                "28000",
+                "Proctor requires TLS for token authentication",
+                "connect with sslmode=require",
+            )
+        self.client.write(encode.authentication(AUTH_CLEARTEXT))
+        framer = FrontendFramer(self.ctx.settings.max_message_size)
+        mtype, body = await self._read_client_message(framer)
+        if mtype != F_PASSWORD:
+            raise ProtocolError(f"expected a password message, got {chr(mtype)!r}")
+        token = decode.password(body)
+        try:
+            identity = await asyncio.to_thread(self.ctx.authenticator.authenticate, token)
+        except AuthenticationError as exc:
+            self.ctx.observer.auth_failed("invalid_token")
+            log.info("auth_failed", extra=self._log_fields(reason="invalid_token"))
+            raise SessionRefused("28P01", f"authentication failed: {exc}") from exc
+        user = params.get("user")
+        if user and user != identity.subject:
+            self.ctx.observer.auth_failed("user_mismatch")
+            raise SessionRefused(
+                "28000",
+                f'user "{user}" does not match the token\'s identity "{identity.subject}"',
+                f"connect as user {identity.subject}, or omit the user",
+            )
+        self.identity = identity
+        self.connection, database = self._resolve_connection(params.get("database") or "")
+        self._database = database
+
+    def _resolve_connection(self, requested: str) -> tuple[Connection, str]:
+        assert self.identity is not None
+        name, _, database = requested.partition("/")
+        if not name:
+            raise SessionRefused(
+                "3D000",
+                "no connection named: set the database to a Proctor connection name",
+                "for example: psql 'host=… dbname=shop'",
+            )
+        connection = self.ctx.connections.get(name)
+        if connection is None or connection.protocol != "postgres":
+            raise SessionRefused("3D000", f'connection "{name}" does not exist')
+        allowed = self.identity.claims.get("connections")
+        if allowed and name not in allowed:
+            raise SessionRefused(
+                "42501", f'{self.identity.subject} is not allowed to use connection "{name}"'
+            )
+        if database and not connection.allow_database_override:
+            raise SessionRefused(
+                "42501", f'connection "{name}" does not allow choosing another database'
+            )
+        return connection, database or connection.database or name
+
+    def _open_recording(self) -> SessionRecorder:
+        assert self.identity is not None and self.connection is not None
+        start = SessionStart(
+            id=self.id,
+            subject=self.identity.subject,
+            groups=self.identity.groups,
+            connection=self.connection.name,
+            database=self._database,
+            protocol="postgres",
+            client_addr=self.client.peer,
+            started_at=datetime.now(UTC),
+            token_id=self.identity.token_id,
+            gateway_version=self.ctx.settings.gateway_version,
+        )
+        try:
+            return self.ctx.recorders.open(start)
+        except RecordingUnavailable as exc:
+            # Fail closed: no recording, no session.
+            raise SessionRefused("58030", f"session recording unavailable: {exc}") from exc
+
+    async def _connect_upstream(self, startup: StartupMessage) -> None:
+        assert self.connection is not None and self.identity is not None
+        conn = self.connection
+        self._recorder = self._open_recording()
+        self.ctx.observer.session_opened(conn.name)
+        try:
+            upstream = await self.ctx.network.open_upstream(conn)
+        except OSError as exc:
+            self._end_reason = "upstream_unreachable"
+            log.warning("upstream_unreachable", extra=self._log_fields(error=str(exc)))
+            raise SessionRefused(
+                "08001", f"could not connect to connection {conn.name}: upstream unreachable"
+            ) from exc
+        self.upstream = upstream
+        await negotiate_tls(upstream, conn)
+        params = {k: v for k, v in startup.params.items() if k not in _RESERVED_PARAMS}
+        params = {k: v for k, v in params.items() if not k.startswith("_pq_.")}
+        params["user"] = conn.credential.username
+        params["database"] = self._database
+        upstream.write(encode.startup_message(params))
+        await self._upstream_startup(upstream)
+
+    async def _upstream_startup(self, upstream: UpstreamIO) -> None:
+        assert self.connection is not None
+        auth = UpstreamAuthenticator(self.connection.credential)
+        scanner = BackendScanner(_ALL_TYPES, max_held=self.ctx.settings.max_message_size)
+        to_client: list[bytes] = []
+        while True:
+            data = await upstream.read()
+            if not data:
+                raise UpstreamAuthError("the upstream server closed the connection during startup")
+            _, messages = scanner.feed(data)
+            for fm in messages:
+                mtype, body = fm.type, fm.body
+                if mtype == B_AUTHENTICATION:
+                    code, payload = decode.authentication(body)
+                    reply = auth.handle(code, payload)
+                    if reply is not None:
+                        upstream.write(reply)
+                    if code == AUTH_OK:
+                        to_client.append(encode.authentication(AUTH_OK))
+                elif mtype == B_ERROR_RESPONSE:
+                    fields = decode.fields(body)
+                    # Upstream text may name the gateway's credential: log it, do not relay it.
+                    log.warning(
+                        "upstream_startup_error",
+                        extra=self._log_fields(sqlstate=fields.get("C"), error=fields.get("M")),
+                    )
+                    raise SessionRefused(
+                        "08004",
+                        f"could not open connection {self.connection.name}: the upstream server "
+                        f"refused the gateway (SQLSTATE {fields.get('C', '?')})",
+                    )
+                elif mtype == B_BACKEND_KEY_DATA:
+                    pid, secret = decode.backend_key(body)
+                    self._cancel_pid, key = self._register_cancel(pid, secret)
+                    to_client.append(encode.backend_key_data(self._cancel_pid, key))
+                elif mtype == B_NEGOTIATE_PROTOCOL:
+                    continue
+                elif mtype == B_READY_FOR_QUERY:
+                    if not auth.done:
+                        raise UpstreamAuthError("the server skipped authentication")
+                    to_client.append(fm_encode(mtype, body))
+                    self.client.write(b"".join(to_client))
+                    return
+                else:
+                    if mtype == B_PARAMETER_STATUS:
+                        name, value = decode.parameter_status(body)
+                        if name == "client_encoding":
+                            self._client_encoding = value
+                    to_client.append(fm_encode(mtype, body))
+
+    def _register_cancel(self, pid: int, secret: int) -> tuple[int, int]:
+        assert self.connection is not None
+        return self.ctx.cancel_keys.register(CancelTarget(self.connection, pid, secret))
+
+    # -- relay -----------------------------------------------------------------------------
+
+    def start_relay(self) -> None:
+        assert self.upstream is not None and self._recorder is not None
+        assert self.connection is not None
+        upstream = self.upstream
+        self.relay = Relay(
+            session_id=self.id,
+            connection=self.connection.name,
+            recorder=self._recorder,
+            observer=self.ctx.observer,
+            to_client=self.client.write,
+            to_upstream=upstream.write,
+            on_protocol_error=self._relay_protocol_error,
+            max_message_size=self.ctx.settings.max_message_size,
+            client_encoding=self._client_encoding,
+        )
+        self._end_reason = "open"
+        log.info("session_started", extra=self._log_fields())
+        self.upstream.start_relay(self.relay.upstream_data, self._upstream_eof)
+        self.client.start_relay(self.relay.client_data, self._client_eof)
+        if self._client_rest:
+            rest, self._client_rest = self._client_rest, b""
+            self.relay.client_data(rest)
+
+    def _relay_protocol_error(self, side: str, exc: ProtocolError) -> None:
+        self.ctx.observer.protocol_error(side)
+        log.warning("protocol_violation", extra=self._log_fields(side=side, error=str(exc)))
+        if side == "client" and self.relay is not None and self.relay.at_message_boundary:
+            self.client.write(
+                encode.error_response(exc.sqlstate, f"protocol violation: {exc}", severity="FATAL")
+            )
+        self.close("protocol_violation")
+
+    def _client_eof(self) -> None:
+        if self.upstream is not None and not (self.relay and self.relay.terminating):
+            # Tell the server we are leaving rather than just dropping the socket.
+            self.upstream.write(encode.terminate())
+        self.close("client_terminated" if self.relay and self.relay.terminating else "client_gone")
+
+    def _upstream_eof(self) -> None:
+        if self.relay is not None and not self.relay.terminating and self.relay.at_message_boundary:
+            self.client.write(
+                encode.error_response(
+                    "08006",
+                    f"the upstream server of connection {self._conn_name()} closed the connection",
+                    severity="FATAL",
+                )
+            )
+        self.close(
+            "client_terminated" if self.relay and self.relay.terminating else "upstream_gone"
+        )
+
+    # -- teardown --------------------------------------------------------------------------
+
+    def _fatal(self, sqlstate: str, message: str, hint: str | None = None) -> None:
+        with contextlib.suppress(OSError, RuntimeError):
+            self.client.write(encode.error_response(sqlstate, message, severity="FATAL", hint=hint))
+
+    def close(self, reason: str, record: bool = True) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._end_reason in ("open", "handshake_failed"):
+            self._end_reason = reason
+        if self._cancel_pid is not None:
+            self.ctx.cancel_keys.unregister(self._cancel_pid)
+        if self.upstream is not None:
+            self.upstream.close()
+        self.client.close()
+        relay = self.relay
+        if self._recorder is not None and record:
+            self._recorder.end(
+                SessionEnd(
+                    id=self.id,
+                    ended_at=datetime.now(UTC),
+                    reason=self._end_reason,
+                    statements=relay.statements if relay else 0,
+                    bytes_from_client=relay.bytes_from_client if relay else 0,
+                    bytes_to_client=relay.bytes_to_client if relay else 0,
+                )
+            )
+        if self.connection is not None and self._recorder is not None:
+            self.ctx.observer.session_closed(self.connection.name, self._end_reason)
+            if relay is not None:
+                self.ctx.observer.bytes_moved(relay.bytes_from_client, relay.bytes_to_client)
+        if relay is not None:
+            log.info("session_ended", extra=self._log_fields(reason=self._end_reason))
+        self.closed_event.set()
+
+    def _log_fields(self, **extra: object) -> dict[str, object]:
+        # Never the token, the password or statement text: ids and names only.
+        fields: dict[str, object] = {"session": self.id, "client": self.client.peer}
+        if self.identity is not None:
+            fields["subject"] = self.identity.subject
+        if self.connection is not None:
+            fields["connection"] = self.connection.name
+        fields.update(extra)
+        return fields
+
+
+def fm_encode(mtype: int, body: bytes) -> bytes:
+    return encode.message(mtype, body)

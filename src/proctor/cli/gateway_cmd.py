@@ -1,0 +1,68 @@
+"""``proctor gateway``: run the gateway in the foreground."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from proctor.cli.options import config_option
+
+
+def _load(config_path: Path):  # type: ignore[no-untyped-def]
+    from proctor.config import ConfigError, load_config
+
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.command("gateway")
+@config_option
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 126),
+    default=None,
+    help="Worker processes sharing the listening ports (default: gateway.workers from config).",
+)
+def gateway_command(config_path: Path, workers: int | None) -> None:
+    """Run the gateway in the foreground (SIGTERM or Ctrl-C drains and stops it)."""
+    from proctor.server import jsonlog, supervisor
+    from proctor.server.spec import WorkerSpec
+    from proctor.server.tls import TlsFiles, ensure_self_signed
+    from proctor.store import open_store
+
+    cfg = _load(config_path)
+    jsonlog.configure(cfg.gateway.log_level, pid=os.getpid())
+    url = cfg.store.url
+    # Migrate once, before any worker starts, so workers never race on the schema.
+    open_store(url, migrate=True).close()
+    count = workers or cfg.gateway.workers
+    state_dir = Path(cfg.gateway.state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tls_files: TlsFiles | None = None
+    pg = cfg.listeners.postgres
+    if pg is not None and pg.tls.mode == "auto":
+        tls_files = ensure_self_signed(state_dir / "tls")
+    elif pg is not None and pg.tls.mode == "files":
+        assert pg.tls.cert_file is not None and pg.tls.key_file is not None
+        tls_files = TlsFiles(Path(pg.tls.cert_file), Path(pg.tls.key_file))
+    run_dir = supervisor.prepare_run_dir(state_dir)
+
+    def store_factory():  # type: ignore[no-untyped-def]
+        return open_store(url, migrate=False)
+
+    specs = {
+        i: WorkerSpec(
+            config=cfg,
+            index=i,
+            workers=count,
+            run_dir=run_dir,
+            tls_files=tls_files,
+            store_factory=store_factory,
+        )
+        for i in range(count)
+    }
+    raise SystemExit(supervisor.run(specs))

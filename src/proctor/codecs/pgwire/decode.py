@@ -1,0 +1,161 @@
+"""Decoders for the message bodies the gateway needs to read. Pure functions over bytes."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from proctor.codecs.pgwire.errors import ProtocolError
+
+_I32 = struct.Struct("!i")
+_I16 = struct.Struct("!h")
+
+
+def _cstring(body: bytes, pos: int) -> tuple[bytes, int]:
+    nul = body.find(b"\x00", pos)
+    if nul < 0:
+        raise ProtocolError("string field is not NUL-terminated")
+    return body[pos:nul], nul + 1
+
+
+def _text(raw: bytes, encoding: str) -> str:
+    try:
+        return raw.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise ProtocolError(f"text is not valid {encoding}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Parse:
+    name: str
+    query: str
+    param_types: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Bind:
+    portal: str
+    statement: str
+
+
+@dataclass(frozen=True, slots=True)
+class Execute:
+    portal: str
+    max_rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Describe / Close: 'S' (prepared statement) or 'P' (portal) and its name."""
+
+    kind: str
+    name: str
+
+
+def query(body: bytes, encoding: str = "utf-8") -> str:
+    raw, pos = _cstring(body, 0)
+    if pos != len(body):
+        raise ProtocolError("trailing bytes after Query string")
+    return _text(raw, encoding)
+
+
+def parse(body: bytes, encoding: str = "utf-8") -> Parse:
+    name, pos = _cstring(body, 0)
+    sql, pos = _cstring(body, pos)
+    if len(body) - pos < 2:
+        raise ProtocolError("Parse message truncated")
+    (count,) = _I16.unpack_from(body, pos)
+    pos += 2
+    if count < 0 or len(body) - pos != 4 * count:
+        raise ProtocolError("Parse parameter type count does not match message length")
+    types = struct.unpack_from(f"!{count}I", body, pos) if count else ()
+    return Parse(_text(name, encoding), _text(sql, encoding), tuple(types))
+
+
+def bind(body: bytes, encoding: str = "utf-8") -> Bind:
+    portal, pos = _cstring(body, 0)
+    stmt, _ = _cstring(body, pos)
+    return Bind(_text(portal, encoding), _text(stmt, encoding))
+
+
+def execute(body: bytes, encoding: str = "utf-8") -> Execute:
+    portal, pos = _cstring(body, 0)
+    if len(body) - pos != 4:
+        raise ProtocolError("Execute message has a bad length")
+    (max_rows,) = _I32.unpack_from(body, pos)
+    return Execute(_text(portal, encoding), max_rows)
+
+
+def target(body: bytes, encoding: str = "utf-8") -> Target:
+    if not body or body[0] not in (ord("S"), ord("P")):
+        raise ProtocolError("Describe/Close must name 'S' or 'P'")
+    name, pos = _cstring(body, 1)
+    if pos != len(body):
+        raise ProtocolError("trailing bytes after Describe/Close name")
+    return Target(chr(body[0]), _text(name, encoding))
+
+
+def function_call_oid(body: bytes) -> int:
+    if len(body) < 4:
+        raise ProtocolError("FunctionCall message truncated")
+    (oid,) = struct.unpack_from("!I", body, 0)
+    return int(oid)
+
+
+def password(body: bytes) -> str:
+    raw, pos = _cstring(body, 0)
+    if pos != len(body):
+        raise ProtocolError("trailing bytes after password")
+    return _text(raw, "utf-8")
+
+
+def fields(body: bytes) -> dict[str, str]:
+    """ErrorResponse / NoticeResponse fields: {'S': 'ERROR', 'C': '42501', 'M': ...}."""
+    out: dict[str, str] = {}
+    pos = 0
+    while pos < len(body) and body[pos] != 0:
+        code = chr(body[pos])
+        raw, pos = _cstring(body, pos + 1)
+        out[code] = raw.decode("utf-8", "replace")
+    return out
+
+
+def ready_status(body: bytes) -> int:
+    if len(body) != 1:
+        raise ProtocolError("ReadyForQuery has a bad length")
+    return body[0]
+
+
+def command_tag(body: bytes) -> str:
+    raw, _ = _cstring(body, 0)
+    return raw.decode("ascii", "replace")
+
+
+def authentication(body: bytes) -> tuple[int, bytes]:
+    if len(body) < 4:
+        raise ProtocolError("Authentication message truncated")
+    (code,) = _I32.unpack_from(body, 0)
+    return code, body[4:]
+
+
+def backend_key(body: bytes) -> tuple[int, int]:
+    if len(body) != 8:
+        # Protocol 3.2 allows longer keys; this gateway speaks 3.0 upstream.
+        raise ProtocolError("BackendKeyData has a bad length")
+    pid, secret = struct.unpack("!ii", body)
+    return pid, secret
+
+
+def parameter_status(body: bytes) -> tuple[str, str]:
+    name, pos = _cstring(body, 0)
+    value, _ = _cstring(body, pos)
+    return name.decode("utf-8", "replace"), value.decode("utf-8", "replace")
+
+
+def sasl_mechanisms(payload: bytes) -> list[str]:
+    out = []
+    pos = 0
+    while pos < len(payload) and payload[pos] != 0:
+        raw, pos = _cstring(payload, pos)
+        out.append(raw.decode("ascii", "replace"))
+    return out

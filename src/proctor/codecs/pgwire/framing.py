@@ -1,0 +1,160 @@
+"""Message framing for both directions (see the package docstring for why they differ)."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from proctor.codecs.pgwire.constants import FRONTEND_TYPES
+from proctor.codecs.pgwire.errors import ProtocolError
+
+_HEADER = struct.Struct("!BI")
+_unpack_header = _HEADER.unpack_from
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One protocol message: its type byte and its body (without type and length)."""
+
+    type: int
+    body: bytes
+
+    def encode(self) -> bytes:
+        return _HEADER.pack(self.type, len(self.body) + 4) + self.body
+
+    @property
+    def type_char(self) -> str:
+        return chr(self.type)
+
+
+class FrontendFramer:
+    """Client → gateway: yields complete, validated messages.
+
+    ``feed`` returns the messages completed by ``data`` and the exact bytes they occupy on the
+    wire, so an adapter that lets all of them through forwards one slice with one write.
+    A partial message stays buffered until the rest arrives; a declared length beyond
+    ``max_message_size`` is refused before any of its body is buffered. While a message is
+    incomplete, reads only append (``_need`` says how many bytes complete it), so a client
+    trickling a large CopyData byte by byte costs linear, not quadratic, time.
+    """
+
+    __slots__ = ("_buf", "_max", "_need")
+
+    def __init__(self, max_message_size: int) -> None:
+        self._buf = bytearray()
+        self._max = max_message_size
+        self._need = 0
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> tuple[list[Message], bytes]:
+        if self._buf:
+            self._buf += data
+            if len(self._buf) < self._need:
+                return [], b""
+            view: bytes = bytes(self._buf)
+            self._buf.clear()
+        else:
+            view = data
+        messages: list[Message] = []
+        pos = 0
+        end = len(view)
+        limit = self._max
+        need = 0
+        while end - pos >= 5:
+            mtype, length = _unpack_header(view, pos)
+            if mtype not in FRONTEND_TYPES:
+                raise ProtocolError(f"invalid frontend message type {mtype:#04x}")
+            if length < 4:
+                raise ProtocolError(f"invalid message length {length}")
+            if length > limit:
+                raise ProtocolError(
+                    f"message of {length} bytes exceeds the limit of {limit} bytes", "54000"
+                )
+            stop = pos + 1 + length
+            if stop > end:
+                need = 1 + length
+                break
+            messages.append(Message(mtype, view[pos + 5 : stop]))
+            pos = stop
+        if pos < end:
+            self._buf += view[pos:]
+            self._need = need or 5
+        return messages, (view if pos == end else view[:pos]) if pos else b""
+
+
+@dataclass(frozen=True, slots=True)
+class FramedMessage:
+    """A complete message found by the backend scanner, with its offsets in the output."""
+
+    type: int
+    body: bytes
+    start: int
+    end: int
+
+
+class BackendScanner:
+    """Server → gateway: walks message boundaries across reads without copying bodies.
+
+    ``feed`` returns the bytes that may be forwarded now and the complete messages, among
+    them, whose type is in ``interesting`` (with their offsets, so the adapter can splice a
+    replacement in). Uninteresting messages are skipped by length and forwarded as they
+    arrive, even when split across reads: a 1 GB DataRow streams with constant memory. An
+    interesting message split across reads is held back until complete (they are small;
+    ``max_held`` bounds them). When nothing is held, the returned bytes are ``data`` itself.
+    """
+
+    __slots__ = ("_held", "_interesting", "_max_held", "_skip")
+
+    def __init__(self, interesting: frozenset[int], max_held: int = 1 << 26) -> None:
+        self._interesting = interesting
+        self._held = b""
+        self._skip = 0
+        self._max_held = max_held
+
+    def set_interest(self, interesting: frozenset[int]) -> None:
+        self._interesting = interesting
+
+    @property
+    def at_boundary(self) -> bool:
+        """True when no message is partly received."""
+        return not self._held and not self._skip
+
+    def feed(self, data: bytes) -> tuple[bytes, list[FramedMessage]]:
+        if self._held:
+            data = self._held + data
+            self._held = b""
+        out: list[FramedMessage] = []
+        end = len(data)
+        pos = 0
+        if self._skip:
+            pos = min(self._skip, end)
+            self._skip -= pos
+        interesting = self._interesting
+        forward_to = end
+        while pos < end:
+            if end - pos < 5:
+                self._held = data[pos:]
+                forward_to = pos
+                break
+            mtype, length = _unpack_header(data, pos)
+            if length < 4:
+                raise ProtocolError(f"invalid backend message length {length}")
+            stop = pos + 1 + length
+            if mtype in interesting:
+                if stop > end:
+                    if length > self._max_held:
+                        raise ProtocolError(f"backend message of {length} bytes is too large")
+                    self._held = data[pos:]
+                    forward_to = pos
+                    break
+                out.append(FramedMessage(mtype, data[pos + 5 : stop], pos, stop))
+            elif stop > end:
+                self._skip = stop - end
+                break
+            pos = stop
+        if forward_to == end:
+            return data, out
+        return data[:forward_to], out

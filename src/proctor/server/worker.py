@@ -1,0 +1,123 @@
+"""One gateway worker process: its listeners, its sessions, its drain on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+
+from aiohttp import web
+
+from proctor import __version__
+from proctor.adapters.postgres.ports import CancelTarget, PgContext, PgSettings
+from proctor.adapters.postgres.upstream_tls import send_cancel
+from proctor.identity.authenticator import TokenAuthenticator
+from proctor.recording.writer import BatchingStoreWriter
+from proctor.server.cancel import CancelRouter
+from proctor.server.http import build_app
+from proctor.server.metrics import Metrics
+from proctor.server.pg_listener import PgListener
+from proctor.server.spec import WorkerSpec
+from proctor.server.streams import TcpNetwork
+from proctor.server.tls import server_context
+
+log = logging.getLogger("proctor.worker")
+
+
+def listening_socket(address: str, port: int, reuse_port: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        # Every worker binds the same port; the kernel spreads new connections across them.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((address, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+class Worker:
+    def __init__(self, spec: WorkerSpec) -> None:
+        self.spec = spec
+        self._stop = asyncio.Event()
+        self._draining = False
+
+    def request_stop(self) -> None:
+        if not self._stop.is_set():
+            log.info("drain_requested", extra={"worker": self.spec.index})
+            self._stop.set()
+
+    async def run(self) -> None:
+        spec = self.spec
+        cfg = spec.config
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+
+        store = spec.store_factory()
+        recorders = BatchingStoreWriter(store)
+        metrics = Metrics()
+        network = TcpNetwork()
+
+        async def _send(target: CancelTarget) -> None:
+            await send_cancel(network, target)
+
+        cancel = CancelRouter(spec.index, spec.run_dir, _send)
+        await cancel.serve()
+        reuse = spec.workers > 1
+        listener: PgListener | None = None
+        pg_cfg = cfg.listeners.postgres
+        if pg_cfg is not None:
+            ctx = PgContext(
+                settings=PgSettings(
+                    max_message_size=cfg.gateway.max_message_size,
+                    allow_cleartext_without_tls=pg_cfg.allow_cleartext_without_tls,
+                    gateway_version=__version__,
+                ),
+                connections=cfg.connection_models(),
+                authenticator=TokenAuthenticator(store),
+                recorders=recorders,
+                network=network,
+                cancel_keys=cancel,
+                observer=metrics,
+            )
+            tls = server_context(spec.tls_files) if spec.tls_files else None
+            listener = PgListener(
+                ctx, tls, cfg.gateway.max_connections, cfg.gateway.handshake_timeout
+            )
+            sock = listening_socket(pg_cfg.address, pg_cfg.port, reuse)
+            listener.server = await loop.create_server(listener.protocol_factory, sock=sock)
+
+        def readiness() -> str | None:
+            if self._draining:
+                return "draining"
+            if not recorders.healthy:
+                return "session recording unavailable"
+            return None
+
+        runner = web.AppRunner(build_app(metrics, readiness), access_log=None)
+        await runner.setup()
+        http_cfg = cfg.listeners.http
+        http_sock = listening_socket(http_cfg.address, http_cfg.port, reuse)
+        await web.SockSite(runner, http_sock).start()
+        log.info(
+            "worker_ready",
+            extra={
+                "worker": spec.index,
+                "postgres": f"{pg_cfg.address}:{pg_cfg.port}" if pg_cfg else None,
+                "http": f"{http_cfg.address}:{http_cfg.port}",
+            },
+        )
+
+        await self._stop.wait()
+        self._draining = True
+        if listener is not None:
+            listener.stop_accepting()
+            await listener.drain(cfg.gateway.drain_timeout)
+        await runner.cleanup()
+        await cancel.close()
+        await asyncio.to_thread(recorders.close)
+        await asyncio.to_thread(store.close)
+        log.info("worker_stopped", extra={"worker": spec.index})

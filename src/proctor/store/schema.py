@@ -1,0 +1,163 @@
+"""The store's tables as SQLAlchemy Core metadata.
+
+The migrations under ``migrations/versions`` create these tables; they spell the schema out
+literally (a migration must not change when this module does). A test compares the two with
+Alembic's autogenerate on SQLite and PostgreSQL, so any drift fails the build.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+# Explicit constraint names make both backends (and every migration) agree on them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware in Python, UTC in the database.
+
+    PostgreSQL stores ``timestamptz``; SQLite has no time type, so SQLAlchemy stores a
+    fixed-width text that sorts and compares correctly only if every value is in one zone:
+    we convert to UTC and drop the offset there, and re-attach UTC on the way out. Naive
+    datetimes are refused: their zone would be a guess.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: the store needs timezone-aware values")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+ID = String(64)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", ID, primary_key=True),
+    # SHA-256 hex of the secret; the secret itself is never stored.
+    Column("secret_hash", String(64), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("groups", JSON, nullable=False),
+    Column("connections", JSON, nullable=False),
+    Column("description", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+    UniqueConstraint("secret_hash"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("subject", Text, nullable=False),
+    Column("groups", JSON, nullable=False),
+    Column("connection", Text, nullable=False),
+    Column("database", Text),
+    Column("protocol", String(32), nullable=False),
+    Column("client_addr", Text, nullable=False),
+    # No foreign key: a session's history outlives the token it was opened with.
+    Column("token_id", ID),
+    Column("gateway_version", String(64), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    # The end columns stay NULL while the session is live.
+    Column("ended_at", UtcDateTime),
+    Column("end_reason", Text),
+    Column("statements", Integer),
+    Column("bytes_from_client", BigInteger),
+    Column("bytes_to_client", BigInteger),
+    Index(None, "started_at"),
+    Index(None, "subject"),
+    Index(None, "connection"),
+)
+
+statements = Table(
+    "statements",
+    metadata,
+    # CASCADE: pruning old sessions takes their statements with them.
+    Column("session_id", ID, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("error", Text),
+    PrimaryKeyConstraint("session_id", "seq"),
+)
+
+# Schema only, for now: the approvals and just-in-time grants work builds its API on these.
+access_grants = Table(
+    "access_grants",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("subject", Text, nullable=False),
+    Column("connection", Text, nullable=False),
+    Column("granted_by", Text, nullable=False),
+    Column("reason", Text),
+    Column("starts_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "subject", "connection"),
+    Index(None, "expires_at"),
+)
+
+approval_requests = Table(
+    "approval_requests",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("requester", Text, nullable=False),
+    Column("connection", Text, nullable=False),
+    # SET NULL: the decision stays on record when session retention prunes the session.
+    Column("session_id", ID, ForeignKey("sessions.id", ondelete="SET NULL")),
+    Column("statement_text", Text),
+    Column("rule", Text),
+    Column("reason", Text),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("decided_at", UtcDateTime),
+    Column("decided_by", Text),
+    Column("decision_reason", Text),
+    Column("expires_at", UtcDateTime),
+    Index(None, "status"),
+    Index(None, "requester"),
+)
