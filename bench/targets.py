@@ -100,15 +100,25 @@ def wait_for_port(host: str, port: int, timeout: float, alive: Callable[[], bool
     raise SetupError(f"nothing listens on {host}:{port} after {timeout:.0f} s")
 
 
-def check_connect(psql: str, target: Target) -> None:
-    """One round trip (``select 1``) through the target, or SetupError."""
-    out = _run(
-        [psql, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", "select 1"],
-        timeout=30,
-        env=target.child_env(),
-    )
-    if out.strip() != "1":
-        raise SetupError(f"{target.name}: 'select 1' returned {out.strip()!r}")
+def check_connect(psql: str, target: Target, wait: float = 30.0) -> None:
+    """One round trip (``select 1``) through the target, retried for up to ``wait`` seconds
+    (a detached server may still be starting), or SetupError."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            out = _run(
+                [psql, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", "select 1"],
+                timeout=30,
+                env=target.child_env(),
+            )
+        except SetupError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.5)
+            continue
+        if out.strip() != "1":
+            raise SetupError(f"{target.name}: 'select 1' returned {out.strip()!r}")
+        return
 
 
 def service_user() -> str | None:

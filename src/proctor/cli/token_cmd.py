@@ -37,7 +37,10 @@ class Duration(click.ParamType[timedelta]):
             self.fail(str(exc), param, ctx)
         if seconds <= 0:
             self.fail("must be longer than zero", param, ctx)
-        return timedelta(seconds=seconds)
+        try:
+            return timedelta(seconds=seconds)
+        except OverflowError:
+            self.fail(f"{value!r} is too long", param, ctx)
 
 
 def token_status(token: TokenRecord, now: datetime) -> str:
@@ -85,9 +88,12 @@ def create_command(
 ) -> None:
     """Mint a token and print it: the only time it is ever shown."""
     with open_store_from_config(config_path) as store:
-        issued = store.create_token(
-            subject, frozenset(groups), ttl, frozenset(connections), description
-        )
+        try:
+            issued = store.create_token(
+                subject, frozenset(groups), ttl, frozenset(connections), description
+            )
+        except ValueError as exc:  # an empty subject, a ttl past the year 9999
+            raise click.UsageError(str(exc)) from exc
     record = issued.record
     if as_json:
         out = {

@@ -131,10 +131,15 @@ class ConnectionConfig(ConfigModel):
             port=self.port,
             database=self.database_name,
             credential=Credential(self.credential.username, self.credential.password),
-            tls=UpstreamTls(self.tls.mode, self.tls.ca_file, self.tls.server_name),
+            tls=UpstreamTls(self.tls.mode, self._model_ca_file(), self.tls.server_name),
             tags=MappingProxyType(dict(self.tags)),
             allow_database_override=self.allow_database_override,
         )
+
+    def _model_ca_file(self) -> str | None:
+        # The model (like ssl.create_default_context) reads "no CA file" as "system CAs"; the
+        # config demands that choice be spelt out, so "system" maps to None here.
+        return None if self.tls.ca_file == SYSTEM_CA else self.tls.ca_file
 
 
 def unique_names(value: object, handler: ValidatorFunctionWrapHandler) -> object:

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, ClassVar, Self
 
 from pydantic import (
-    AfterValidator,
     BeforeValidator,
     PrivateAttr,
     ValidationInfo,
@@ -27,24 +26,18 @@ from proctor.model import Connection
 CONFIG_VERSION = 1
 
 
-def _version_is_number(value: object) -> object:
-    if isinstance(value, bool):  # "version: yes" would otherwise read as 1
-        raise PydanticCustomError("version", f"expected {CONFIG_VERSION}")
-    return value
-
-
-def _supported_version(value: int) -> int:
-    if value != CONFIG_VERSION:
+def _supported_version(value: object) -> int:
+    # Compared by value, not parsed as an int first: "version: yes" (a YAML boolean) must not
+    # pass as 1, and "expected 1" is a clearer answer to "version: one" than "not a number".
+    if isinstance(value, bool) or value not in (CONFIG_VERSION, str(CONFIG_VERSION)):
         raise PydanticCustomError(
             "version",
             f"expected {CONFIG_VERSION} (the only configuration version this Proctor reads)",
         )
-    return value
+    return CONFIG_VERSION
 
 
-ConfigVersion = Annotated[
-    int, BeforeValidator(_version_is_number), AfterValidator(_supported_version)
-]
+ConfigVersion = Annotated[int, BeforeValidator(_supported_version)]
 
 
 class ProctorConfig(ConfigModel):

@@ -60,7 +60,7 @@ def parse_size(value: object) -> int:
         raise ValueError(f"expected {SIZE_HELP}")
     if isinstance(value, int):
         if value < 0:
-            raise ValueError(f"expected {SIZE_HELP}, not a negative number")
+            raise ValueError(f"expected {SIZE_HELP} (zero or more)")
         return value
     if isinstance(value, float):
         return _whole_bytes(_non_negative_finite(value, SIZE_HELP))
@@ -80,7 +80,7 @@ def parse_size(value: object) -> int:
 
 def _non_negative_finite(value: float, help_text: str) -> float:
     if not math.isfinite(value) or value < 0:
-        raise ValueError(f"expected {help_text}, not a negative or infinite number")
+        raise ValueError(f"expected {help_text} (zero or more)")
     return value
 
 

@@ -108,13 +108,17 @@ class SqlStore:
         if not subject:
             raise ValueError("a token needs a subject")
         now = _utc_now()
+        try:
+            expires_at = now + ttl
+        except OverflowError:
+            raise ValueError("a token's ttl must end before the year 10000") from None
         secret = new_secret()
         record = TokenRecord(
             id=new_token_id(),
             subject=subject,
             groups=frozenset(groups),
             created_at=now,
-            expires_at=now + ttl,
+            expires_at=expires_at,
             connections=frozenset(connections),
             description=description,
         )

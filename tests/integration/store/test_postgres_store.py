@@ -10,11 +10,7 @@ import sqlalchemy as sa
 
 from proctor.demo.pgcluster import PgCluster
 from proctor.store import open_store
-
-try:  # test packages are rooted at tests/ unless tests/ itself becomes a package
-    from unit.store.store_contract import StoreContract, start
-except ModuleNotFoundError:  # pragma: no cover
-    from tests.unit.store.store_contract import StoreContract, start
+from tests.unit.store.store_contract import StoreContract, start
 
 pytestmark = pytest.mark.integration
 

@@ -187,6 +187,9 @@ class StoreContract:
             store.create_token("alice", frozenset(), timedelta(seconds=-1))
         with pytest.raises(ValueError, match="subject"):
             store.create_token("", frozenset(), timedelta(hours=1))
+        with pytest.raises(ValueError, match="ttl"):
+            store.create_token("alice", frozenset(), timedelta.max)
+        assert store.list_tokens(include_inactive=True) == []
 
     def test_get_unknown_token(self, store: SqlStore) -> None:
         assert store.get_token("tok_nonexistent") is None

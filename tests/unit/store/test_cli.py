@@ -114,7 +114,7 @@ def test_create_json(config_path: Path, store: SqlStore) -> None:
     assert record.expires_at - record.created_at == timedelta(days=2)
 
 
-@pytest.mark.parametrize("ttl", ["soon", "0s", "-5m", "8 hours"])
+@pytest.mark.parametrize("ttl", ["soon", "0s", "-5m", "8 hours", "1e400d", "9999999999d"])
 def test_create_rejects_bad_ttls(config_path: Path, ttl: str) -> None:
     result = run(token_group, config_path, "create", "--subject", "alice", "--ttl", ttl)
     assert result.exit_code == 2
@@ -125,6 +125,15 @@ def test_create_needs_a_subject(config_path: Path) -> None:
     result = run(token_group, config_path, "create")
     assert result.exit_code == 2
     assert "--subject" in result.stderr
+    empty = run(token_group, config_path, "create", "--subject", "")
+    assert empty.exit_code == 2
+    assert "needs a subject" in empty.stderr
+
+
+def test_create_ttl_past_the_calendar(config_path: Path) -> None:
+    result = run(token_group, config_path, "create", "--subject", "a", "--ttl", "2900000d")
+    assert result.exit_code == 2
+    assert "year 10000" in result.stderr
 
 
 # -- token list / revoke --------------------------------------------------------------------
