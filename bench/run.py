@@ -280,6 +280,11 @@ def setup(
     return targets, skipped
 
 
+def _secret(name: str) -> bool:
+    """Environment names whose values stay out of the results (PGPASSWORD, PROCTOR_TOKEN)."""
+    return any(w in name.upper() for w in ("PASSWORD", "TOKEN", "SECRET"))
+
+
 def _sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -355,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": facts,
         "targets": {
             t.name: {
-                "env": {k: v for k, v in t.env.items() if k != "PGPASSWORD"},
+                "env": {k: v for k, v in t.env.items() if not _secret(k)},
                 "notes": t.notes,
             }
             for t in targets

@@ -31,6 +31,16 @@ from proctor.demo.pgcluster import PgCluster, PgClusterError, find_pg_bin, free_
 APP_ROLE = "proctor_app"
 
 
+def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Poll until ``check`` returns something truthy (session writes are batched)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.05)
+
+
 def need(condition: bool, why: str) -> None:
     if condition:
         return
@@ -118,7 +128,9 @@ class Gateway:
         }
         return " ".join(f"{k}='{v}'" for k, v in parts.items())
 
-    def url(self, identity: str = "alice", dbname: str = "shop", sslmode: str = "verify-full") -> str:
+    def url(
+        self, identity: str = "alice", dbname: str = "shop", sslmode: str = "verify-full"
+    ) -> str:
         from urllib.parse import quote
 
         return (
@@ -140,7 +152,9 @@ class Gateway:
 
     def http(self, path: str) -> tuple[int, str]:
         try:
-            with urllib.request.urlopen(f"http://{self.host}:{self.http_port}{path}", timeout=5) as r:
+            with urllib.request.urlopen(
+                f"http://{self.host}:{self.http_port}{path}", timeout=5
+            ) as r:
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()
@@ -180,7 +194,12 @@ def write_config(directory: Path, shop: ShopDb, port: int, http_port: int, **gat
         "version": 1,
         "gateway": {"workers": 1, "state_dir": "state", "drain_timeout": "5s", **gateway},
         "listeners": {
-            "postgres": {"address": "127.0.0.1", "port": port, "tls": {"mode": "auto"}, **listener_extra},
+            "postgres": {
+                "address": "127.0.0.1",
+                "port": port,
+                "tls": {"mode": "auto"},
+                **listener_extra,
+            },
             "http": {"address": "127.0.0.1", "port": http_port},
         },
         "store": {"url": "sqlite:///state.db"},
@@ -207,7 +226,14 @@ def launch_gateway(directory: Path, shop: ShopDb, workers: int = 1, **gateway: A
     write_config(directory, shop, port, http_port, workers=workers, **gateway)
     with (directory / "gateway.log").open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "proctor", "gateway", "--config", str(directory / "proctor.yaml")],
+            [
+                sys.executable,
+                "-m",
+                "proctor",
+                "gateway",
+                "--config",
+                str(directory / "proctor.yaml"),
+            ],
             cwd=directory,
             stdout=log,
             stderr=log,
@@ -243,9 +269,7 @@ def gateway(shop_db: ShopDb, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 @pytest.fixture
-def start_gateway(
-    shop_db: ShopDb, tmp_path: Path
-) -> Iterator[Callable[..., Gateway]]:
+def start_gateway(shop_db: ShopDb, tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
     started: list[Gateway] = []
 
     def start(**gateway: Any) -> Gateway:

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from proctor.config import ConfigError, load_config
 from proctor.store import SqlStore, UnsupportedStoreURL, open_store
 
 
@@ -19,9 +20,6 @@ def open_store_from_config(config_path: Path) -> SqlStore:
     Every failure becomes a one-line ``click.ClickException`` (exit status 1), never a
     traceback; no message includes the store's password.
     """
-    # Imported here so that importing a command module (for --help) stays cheap.
-    from proctor.config import ConfigError, load_config
-
     try:
         cfg = load_config(config_path)
     except ConfigError as exc:

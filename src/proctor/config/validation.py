@@ -181,7 +181,7 @@ def _quoting_hint(kind: str, value: object) -> str:
     if kind != "string_type":
         return ""
     if isinstance(value, bool):
-        return " (YAML reads unquoted yes/no/on/off/true/false as booleans: quote the value)"
+        return " (YAML reads unquoted true and false as booleans: quote the value)"
     if isinstance(value, int | float):
         return " (quote the value to make it a string)"
     return ""

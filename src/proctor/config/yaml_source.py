@@ -8,6 +8,7 @@ duplicate keys, which plain YAML silently resolves by letting the last one win.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -25,6 +26,7 @@ MAX_NODES = 100_000
 MAX_DEPTH = 64
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
 
 
 class Position(NamedTuple):
@@ -129,6 +131,18 @@ class SurveyingLoader(yaml.SafeLoader):
                 column=where.column,
             )
         )
+
+
+# YAML 1.1 (PyYAML's default) reads yes/no/on/off as booleans, so "tls: {mode: off}" would be
+# false and "tags: {country: no}" not a string. Like YAML 1.2, this loader reads only
+# true/false as booleans; the schema still accepts "yes"/"no" where a boolean is expected.
+SurveyingLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+SurveyingLoader.add_implicit_resolver(
+    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def parse_yaml(text: str, file: str) -> YamlDocument:

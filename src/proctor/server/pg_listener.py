@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections.abc import Coroutine
+from typing import Any
 
 from proctor.adapters.postgres.ports import PgContext
 from proctor.adapters.postgres.session import PgSession
@@ -28,6 +30,8 @@ class PgListener:
         self._max = max_connections
         self._handshake_timeout = handshake_timeout
         self.sessions: set[PgSession] = set()
+        self._refusing: set[PgSession] = set()
+        self._max_refusing = max(16, max_connections // 4)
         self._tasks: set[asyncio.Task[None]] = set()
         self.server: asyncio.AbstractServer | None = None
 
@@ -35,21 +39,36 @@ class PgListener:
         return ClientStream(self._on_connect, self._tls)
 
     def _on_connect(self, stream: ClientStream) -> None:
-        if len(self.sessions) >= self._max:
-            # Bounded memory under a connection flood: refuse before reading anything.
-            self.ctx.observer.auth_failed("too_many_connections")
-            stream.write(
-                encode.error_response(
-                    "53300", "too many connections to the Proctor gateway", severity="FATAL"
-                )
-            )
-            stream.close()
-            return
         session = PgSession(self.ctx, stream)
+        if len(self.sessions) >= self._max:
+            # Over the limit: answer like PostgreSQL does (after the startup packet, so the
+            # client can read it, over TLS if asked), but only for a bounded number of
+            # clients at once; beyond that, close straight away. Memory stays bounded.
+            self.ctx.observer.auth_failed("too_many_connections")
+            if len(self._refusing) >= self._max_refusing:
+                stream.abort()
+                return
+            self._refusing.add(session)
+            self._spawn(self._refuse(session))
+            return
         self.sessions.add(session)
-        task = asyncio.get_running_loop().create_task(self._run(session, stream))
+        self._spawn(self._run(session, stream))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _refuse(self, session: PgSession) -> None:
+        try:
+            async with asyncio.timeout(self._handshake_timeout):
+                await session.refuse_after_startup(
+                    "53300", "too many connections to the Proctor gateway"
+                )
+        except (TimeoutError, OSError):
+            session.close("too_many_connections", record=False)
+        finally:
+            self._refusing.discard(session)
 
     async def _run(self, session: PgSession, stream: ClientStream) -> None:
         try:
@@ -76,7 +95,9 @@ class PgListener:
         except Exception:
             log.exception("session_crashed", extra={"session": session.id})
             if session.relay is None or session.relay.at_message_boundary:
-                session._fatal("XX000", f"internal error in the Proctor gateway (session {session.id})")
+                session._fatal(
+                    "XX000", f"internal error in the Proctor gateway (session {session.id})"
+                )
             session.close("internal_error")
         finally:
             self.sessions.discard(session)

@@ -73,15 +73,31 @@ def end_values(end: SessionEnd) -> dict[str, Any]:
     }
 
 
+# Text from clients must not be able to make the database refuse a batch, which would stop
+# recording: PostgreSQL text cannot hold NUL (stored as U+FFFD instead), and neither backend
+# can encode lone surrogates (left by a surrogateescape decode; stored backslash-escaped).
+# Both backends get the same treatment, so that they behave alike.
+_NUL_FREE = str.maketrans({"\x00": "\ufffd"})
+
+
+def _storable(text: str) -> str:
+    text = text.translate(_NUL_FREE)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        text = text.encode(errors="backslashreplace").decode()
+    return text
+
+
 def statement_values(record: StatementRecord) -> dict[str, Any]:
     return {
         "session_id": record.session_id,
         "seq": record.seq,
         "at": record.at,
-        "text": record.text,
+        "text": _storable(record.text),
         "kind": record.kind,
         "verdict": record.verdict,
-        "error": record.error,
+        "error": None if record.error is None else _storable(record.error),
     }
 
 

@@ -125,9 +125,10 @@ def test_large_row_and_large_result_stream(gateway: Gateway) -> None:
 
 
 def test_listen_notify_and_notices(gateway: Gateway) -> None:
-    with psycopg.connect(gateway.dsn("alice"), autocommit=True) as listener, psycopg.connect(
-        gateway.dsn("bob"), autocommit=True
-    ) as sender:
+    with (
+        psycopg.connect(gateway.dsn("alice"), autocommit=True) as listener,
+        psycopg.connect(gateway.dsn("bob"), autocommit=True) as sender,
+    ):
         notices: list[str] = []
         listener.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
         listener.execute("listen proctor_test")
@@ -141,7 +142,12 @@ def test_listen_notify_and_notices(gateway: Gateway) -> None:
 
 def test_parameter_status_reaches_client(gateway: Gateway) -> None:
     with psycopg.connect(gateway.dsn("alice")) as conn:
-        assert conn.info.parameter_status("server_version", ) is not None
+        assert (
+            conn.info.parameter_status(
+                "server_version",
+            )
+            is not None
+        )
         conn.execute("set application_name = 'proctor-test'")
         assert conn.info.parameter_status("application_name") == "proctor-test"
         conn.execute("set client_encoding = 'LATIN1'")
@@ -184,7 +190,9 @@ def test_asyncpg_prepared_cursor_copy_and_types(gateway: Gateway) -> None:
     async def main() -> None:
         conn = await asyncpg.connect(gateway.url("alice"))
         try:
-            stmt = await conn.prepare("select id, email, date_of_birth from customers where id <= $1 order by id")
+            stmt = await conn.prepare(
+                "select id, email, date_of_birth from customers where id <= $1 order by id"
+            )
             rows = await stmt.fetch(10)
             assert [r["id"] for r in rows] == list(range(1, 11))
             async with conn.transaction():
@@ -193,7 +201,12 @@ def test_asyncpg_prepared_cursor_copy_and_types(gateway: Gateway) -> None:
                 got = await cursor.fetch(300)
                 got += await cursor.fetch(300)
                 assert [r[0] for r in got] == list(range(1, 601))
-                seen = [r[0] async for r in conn.cursor("select g from generate_series(1, 5000) g", prefetch=100)]
+                seen = [
+                    r[0]
+                    async for r in conn.cursor(
+                        "select g from generate_series(1, 5000) g", prefetch=100
+                    )
+                ]
                 assert len(seen) == 5000
             await conn.execute("create temp table a (id int, note text)")
             await conn.copy_records_to_table("a", records=[(i, f"n{i}") for i in range(10_000)])
@@ -210,9 +223,7 @@ def test_asyncpg_prepared_cursor_copy_and_types(gateway: Gateway) -> None:
 def test_function_call_message(gateway: Gateway) -> None:
     # The legacy FunctionCall message ('F'), still used by large-object APIs.
     with psycopg.connect(gateway.dsn("alice")) as conn:
-        oid = conn.execute(
-            "select 'int4abs'::regproc::oid::int"
-        ).fetchone()[0]  # type: ignore[index]
+        oid = conn.execute("select 'int4abs'::regproc::oid::int").fetchone()[0]  # type: ignore[index]
     client = RawClient(gateway.host, gateway.port)
     try:
         client.login("alice", gateway.tokens["alice"])
@@ -230,19 +241,41 @@ def test_psql_copy_and_multiple_commands(gateway: Gateway, tmp_path) -> None:  #
     out = tmp_path / "customers.csv"
     env = gateway.env("alice")
     subprocess.run(
-        ["psql", "-v", "ON_ERROR_STOP=1", "-c", f"\\copy (select id, email from customers order by id) to '{out}' csv"],
-        env=env, check=True, capture_output=True,
+        [
+            "psql",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            f"\\copy (select id, email from customers order by id) to '{out}' csv",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
     )
     assert len(out.read_text().splitlines()) == 2000
-    script = "create temp table p (id int, email text);\n" f"\\copy p from '{out}' csv\n" "select count(*) from p;\n"
-    res = subprocess.run(["psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1"], input=script, env=env, capture_output=True, text=True, check=True)
+    script = (
+        "create temp table p (id int, email text);\n"
+        f"\\copy p from '{out}' csv\n"
+        "select count(*) from p;\n"
+    )
+    res = subprocess.run(
+        ["psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1"],
+        input=script,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert res.stdout.strip().splitlines()[-1] == "2000"
 
 
 def test_psql_ctrl_c_cancels(gateway: Gateway) -> None:
     proc = subprocess.Popen(
         ["psql", "-X", "-c", "select pg_sleep(30)"],
-        env=gateway.env("alice"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=gateway.env("alice"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     time.sleep(1.5)
     proc.send_signal(signal.SIGINT)
@@ -251,10 +284,19 @@ def test_psql_ctrl_c_cancels(gateway: Gateway) -> None:
 
 
 def test_psql_repeated_queries_like_watch(gateway: Gateway) -> None:
-    script = "select count(*) from orders \\watch 0.1 5\n" if False else "".join(
-        "select count(*) from orders;\n" for _ in range(20)
+    script = (
+        "select count(*) from orders \\watch 0.1 5\n"
+        if False
+        else "".join("select count(*) from orders;\n" for _ in range(20))
     )
-    res = subprocess.run(["psql", "-X", "-A", "-t"], input=script, env=gateway.env("alice"), capture_output=True, text=True, check=True)
+    res = subprocess.run(
+        ["psql", "-X", "-A", "-t"],
+        input=script,
+        env=gateway.env("alice"),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert res.stdout.split() == ["3000"] * 20
 
 

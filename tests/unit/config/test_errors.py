@@ -170,7 +170,8 @@ def test_unknown_nested_key(write_config: WriteConfig) -> None:
     ("yaml_value", "message"),
     [
         ("'abc'", "expected a whole number, found 'abc'"),
-        ("yes", "expected a whole number, found true"),
+        ("true", "expected a whole number, found true"),
+        ("on", "expected a whole number, found 'on'"),
         ("1.5", "expected a whole number, found 1.5"),
         ("[1]", "expected a whole number, found a list"),
     ],
@@ -255,15 +256,30 @@ def test_gateway_values(write_config: WriteConfig, key: str, value: str, message
 
 
 def test_string_expected_gets_a_quoting_hint(write_config: WriteConfig) -> None:
-    path = write_config(config_with(connection(extra="tags: {env: no, version: 2}")))
+    path = write_config(config_with(connection(extra="tags: {env: false, version: 2}")))
     problems = problems_of(path)
     assert problem_at(problems, "connections[0].tags.env").message == (
         "expected a string, found false "
-        "(YAML reads unquoted yes/no/on/off/true/false as booleans: quote the value)"
+        "(YAML reads unquoted true and false as booleans: quote the value)"
     )
     assert problem_at(problems, "connections[0].tags.version").message == (
         "expected a string, found 2 (quote the value to make it a string)"
     )
+
+
+def test_yes_no_on_off_are_strings_not_booleans(write_config: WriteConfig) -> None:
+    # YAML 1.1 would read these as booleans: "mode: off" would be false, "country: no" too.
+    text = (
+        "version: 1\nlisteners:\n  postgres:\n"
+        "    tls: {mode: off}\n    allow_cleartext_without_tls: yes\n"
+    )
+    text += "connections:\n" + connection(extra="tags: {country: no, beta: on}")
+    config = load_config(write_config(text))
+    postgres = config.listeners.postgres
+    assert postgres is not None
+    assert postgres.tls.mode == "off"
+    assert postgres.allow_cleartext_without_tls is True  # boolean fields still accept yes/no
+    assert config.connections[0].tags == {"country": "no", "beta": "on"}
 
 
 def test_bad_tag_name(write_config: WriteConfig) -> None:

@@ -298,6 +298,20 @@ class StoreContract:
         store.statements_recorded([stmt(1, text=text)])
         assert store.get_statements("ses_1")[0].text == text
 
+    def test_unstorable_characters_do_not_stop_recording(self, store: SqlStore) -> None:
+        store.session_started(start())
+        store.statements_recorded(
+            [
+                stmt(1, text="SELECT '\x00'", error="bad \x00 byte"),
+                stmt(2, text="SELECT '\udcff'", error="bad \udcff byte"),
+            ]
+        )
+        got = store.get_statements("ses_1")
+        assert [(s.text, s.error) for s in got] == [
+            ("SELECT '\ufffd'", "bad \ufffd byte"),
+            ("SELECT '\\udcff'", "bad \\udcff byte"),
+        ]
+
     def test_no_statements(self, store: SqlStore) -> None:
         store.statements_recorded([])
         assert store.get_statements("ses_1") == []

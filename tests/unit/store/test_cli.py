@@ -26,24 +26,6 @@ from .store_contract import T0, end, start, stmt
 
 CONFIG = 'version: 1\nstore: {url: "sqlite:///state.db"}\nconnections: []\n'
 
-# INTERIM until proctor.config exports load_config.
-import proctor.config
-
-CONFIG_READY = hasattr(proctor.config, "load_config")
-needs_config = pytest.mark.skipif(not CONFIG_READY, reason="proctor.config.load_config missing")
-
-
-@pytest.fixture(autouse=True)
-def _interim_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    if CONFIG_READY:
-        return
-
-    def fake(config_path: Path) -> SqlStore:
-        return open_store(f"sqlite:///{config_path.parent / 'state.db'}", migrate=True)
-
-    monkeypatch.setattr(token_cmd, "open_store_from_config", fake)
-    monkeypatch.setattr(sessions_cmd, "open_store_from_config", fake)
-
 
 @pytest.fixture
 def config_path(tmp_path: Path) -> Path:
@@ -131,7 +113,7 @@ def test_create_needs_a_subject(config_path: Path) -> None:
 
 
 def test_create_ttl_past_the_calendar(config_path: Path) -> None:
-    result = run(token_group, config_path, "create", "--subject", "a", "--ttl", "2900000d")
+    result = run(token_group, config_path, "create", "--subject", "a", "--ttl", "3000000d")
     assert result.exit_code == 2
     assert "year 10000" in result.stderr
 
@@ -346,7 +328,6 @@ def test_sessions_show_unknown(config_path: Path, store: SqlStore) -> None:
 # -- opening the store ------------------------------------------------------------------------
 
 
-@needs_config
 def test_a_bad_config_is_a_one_line_error(tmp_path: Path) -> None:
     path = tmp_path / "proctor.yaml"
     path.write_text("version: 1\nstore: {url: 42}\nconnections: []\n")
@@ -357,14 +338,12 @@ def test_a_bad_config_is_a_one_line_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
-@needs_config
 def test_a_missing_config_is_an_error(tmp_path: Path) -> None:
     result = run(sessions_group, tmp_path / "nowhere.yaml", "list")
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: ")
 
 
-@needs_config
 def test_an_unreachable_store_is_an_error_without_the_password(tmp_path: Path) -> None:
     path = tmp_path / "proctor.yaml"
     url = "postgresql://proctor:hunter2@127.0.0.1:1/proctor"

@@ -108,12 +108,22 @@ class PgSession:
             self.ctx.observer.protocol_error("client")
             self._fatal(exc.sqlstate, f"protocol violation: {exc}")
         except UpstreamAuthError as exc:
+            self._end_reason = "upstream_refused"
             log.warning("upstream_auth_failed", extra=self._log_fields(error=str(exc)))
             self._fatal("08004", f"could not open connection {self._conn_name()}: {exc}")
         except (OSError, asyncio.IncompleteReadError, EOFError) as exc:
             log.info("handshake_io_error", extra=self._log_fields(error=type(exc).__name__))
         self.close("handshake_failed")
         return False
+
+    async def refuse_after_startup(self, sqlstate: str, message: str) -> None:
+        """Read the startup packet (negotiating TLS if asked), then refuse with FATAL."""
+        try:
+            if await self._read_startup() is not None:
+                self._fatal(sqlstate, message)
+        except ProtocolError:
+            pass
+        self.close(self._end_reason, record=False)
 
     def _conn_name(self) -> str:
         return self.connection.name if self.connection else "?"
@@ -288,6 +298,7 @@ class PgSession:
                     if code == AUTH_OK:
                         to_client.append(encode.authentication(AUTH_OK))
                 elif mtype == B_ERROR_RESPONSE:
+                    self._end_reason = "upstream_refused"
                     fields = decode.fields(body)
                     # Upstream text may name the gateway's credential: log it, do not relay it.
                     log.warning(
@@ -385,7 +396,9 @@ class PgSession:
         if self._closed:
             return
         self._closed = True
-        if self._end_reason in ("open", "handshake_failed"):
+        if self._end_reason == "open" or (
+            self._end_reason == "handshake_failed" and reason != "handshake_failed"
+        ):
             self._end_reason = reason
         if self._cancel_pid is not None:
             self.ctx.cancel_keys.unregister(self._cancel_pid)
