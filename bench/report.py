@@ -147,77 +147,72 @@ def _cell_value(cell: Cell | None, skipped: str | None, fmt: str) -> str:
     return fmt.format(cell.value)
 
 
+def _table(header: list[str], align: list[str], rows: list[list[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|",
+        *("| " + " | ".join(r) + " |" for r in rows),
+        "",
+    ]
+
+
 def markdown(
     summaries: Sequence[Summary],
     targets: Sequence[str],
     skipped: dict[str, str],
     header: dict[str, Any],
 ) -> str:
+    """Tables for the run. Skipped targets keep their column (saying "skipped"); ratios and
+    CPU columns appear only for targets that are in the run or skipped."""
     cols = [t for t in ("direct", "pgbouncer", "proctor") if t in targets or t in skipped]
+    pairs = [(a, b) for a, b in RATIO_PAIRS if a in cols and b in cols]
+    proxies = [t for t in cols if t != "direct"]
+    labels = [TARGET_LABELS[t] for t in cols]
+    ratio_heads = [f"{TARGET_LABELS[a]} ÷ {TARGET_LABELS[b]}" for a, b in pairs]
+    proxy_names = " / ".join(TARGET_LABELS[t] for t in proxies)
+
+    def ratios(s: Summary) -> list[str]:
+        return [_ratio(s.ratios[f"{a}/{b}"]) for a, b in pairs]
+
+    def per_target(s: Summary, which: Sequence[str], attr: str, fmt: str) -> str:
+        return " / ".join(
+            "—" if t in skipped else _num(getattr(s.cells.get(t), attr, None), fmt) for t in which
+        )
+
     lines = [f"### Run of {header['date']}", ""]
     lines += [f"- {k}: {v}" for k, v in header.get("facts", {}).items()]
     lines.append("")
     pg = [s for s in summaries if s.workload == "pgbench"]
     if pg:
-        lines += [
-            "#### pgbench -S (select-only)",
-            "",
-            "| clients | protocol | "
-            + " | ".join(f"{TARGET_LABELS[t]} TPS" for t in cols)
-            + " | pgbouncer ÷ direct | Proctor ÷ direct | Proctor ÷ pgbouncer"
-            + " | avg latency ms ("
-            + " / ".join(TARGET_LABELS[t] for t in cols)
-            + ") | proxy CPU µs/tx (pgbouncer / Proctor) |",
-            "|---:|---|" + "---:|" * len(cols) + "---:|---:|---:|---:|---:|",
-        ]
+        head = ["clients", "protocol", *(f"{x} TPS" for x in labels), *ratio_heads]
+        head.append(f"avg latency ms ({' / '.join(labels)})")
+        if proxies:
+            head.append(f"proxy CPU µs/tx ({proxy_names})")
+        rows = []
         for s in pg:
-            vals = [_cell_value(s.cells.get(t), skipped.get(t), "{:,.0f}") for t in cols]
-            lats = [
-                "—" if t in skipped else _num(getattr(s.cells.get(t), "latency_ms", None), "{:.3f}")
-                for t in cols
-            ]
-            cpu = [
-                "—"
-                if t in skipped
-                else _num(getattr(s.cells.get(t), "cpu_per_unit", None), "{:.0f}")
-                for t in ("pgbouncer", "proctor")
-            ]
-            lines.append(
-                f"| {s.clients} | {s.protocol} | "
-                + " | ".join(vals)
-                + " | "
-                + " | ".join(_ratio(s.ratios[k]) for k in _ratio_keys())
-                + f" | {' / '.join(lats)} | {' / '.join(cpu)} |"
-            )
-        lines.append("")
+            row = [str(s.clients), s.protocol]
+            row += [_cell_value(s.cells.get(t), skipped.get(t), "{:,.0f}") for t in cols]
+            row += ratios(s)
+            row.append(per_target(s, cols, "latency_ms", "{:.3f}"))
+            if proxies:
+                row.append(per_target(s, proxies, "cpu_per_unit", "{:.0f}"))
+            rows.append(row)
+        lines += ["#### pgbench -S (select-only)", ""]
+        lines += _table(head, ["r", "l"] + ["r"] * (len(head) - 2), rows)
     st = [s for s in summaries if s.workload == "stream"]
     if st:
-        mb = header.get("stream_mb")
-        lines += [
-            f"#### Large result to psql ({mb} MB of DataRows)",
-            "",
-            "| "
-            + " | ".join(f"{TARGET_LABELS[t]} MB/s" for t in cols)
-            + " | pgbouncer ÷ direct | Proctor ÷ direct | Proctor ÷ pgbouncer"
-            + " | proxy CPU ms/MB (pgbouncer / Proctor) |",
-            "|" + "---:|" * len(cols) + "---:|---:|---:|---:|",
-        ]
+        head = [*(f"{x} MB/s" for x in labels), *ratio_heads]
+        if proxies:
+            head.append(f"proxy CPU ms/MB ({proxy_names})")
+        rows = []
         for s in st:
-            vals = [_cell_value(s.cells.get(t), skipped.get(t), "{:,.1f}") for t in cols]
-            cpu = [
-                "—"
-                if t in skipped
-                else _num(getattr(s.cells.get(t), "cpu_per_unit", None), "{:.1f}")
-                for t in ("pgbouncer", "proctor")
-            ]
-            lines.append(
-                "| "
-                + " | ".join(vals)
-                + " | "
-                + " | ".join(_ratio(s.ratios[k]) for k in _ratio_keys())
-                + f" | {' / '.join(cpu)} |"
-            )
-        lines.append("")
+            row = [_cell_value(s.cells.get(t), skipped.get(t), "{:,.1f}") for t in cols]
+            row += ratios(s)
+            if proxies:
+                row.append(per_target(s, proxies, "cpu_per_unit", "{:.1f}"))
+            rows.append(row)
+        lines += [f"#### Large result to psql ({header.get('stream_mb')} MB of DataRows)", ""]
+        lines += _table(head, ["r"] * len(head), rows)
     for t, why in skipped.items():
         lines.append(f"- {TARGET_LABELS[t]} skipped: {why}")
     errors = [
@@ -230,10 +225,6 @@ def markdown(
         what = f"pgbench c={s.clients} {s.protocol}" if s.workload == "pgbench" else "stream"
         lines.append(f"- {TARGET_LABELS[t]} failed on {what}: {e.splitlines()[0][:300]}")
     return "\n".join(lines).rstrip() + "\n"
-
-
-def _ratio_keys() -> list[str]:
-    return [f"{a}/{b}" for a, b in RATIO_PAIRS]
 
 
 # --------------------------------------------------------------------------- machine facts

@@ -27,7 +27,7 @@ from proctor.config.fields import (
     TagKey,
     TagValue,
     Text,
-    base_dir,
+    absolute_path,
     path_text,
     require_file,
 )
@@ -44,10 +44,7 @@ class Protocol(enum.StrEnum):
 
 
 def _ca_source(value: str, info: ValidationInfo) -> str:
-    if value == SYSTEM_CA:
-        return value
-    path = Path(value).expanduser()
-    return str(path if path.is_absolute() else base_dir(info) / path)
+    return value if value == SYSTEM_CA else str(absolute_path(value, info))
 
 
 # A CA bundle path (made absolute) or "system".

@@ -21,7 +21,8 @@ from proctor.config import units
 
 MAX_WORKERS = 1024
 
-_DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+# Underscores are not valid in DNS host names but are common in container service names.
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 _CONNECTION_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
 _TAG_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
@@ -87,7 +88,7 @@ def size_between(low: int, high: int, low_text: str, high_text: str) -> AfterVal
 
 
 def _host(value: str) -> str:
-    if _is_ip_address(value) or _is_dns_name(value):
+    if _is_ip_address(value) or _is_host_name(value):
         return value
     raise PydanticCustomError("host", "expected a host name or an IP address")
 
@@ -100,9 +101,9 @@ def _is_ip_address(text: str) -> bool:
     return True
 
 
-def _is_dns_name(text: str) -> bool:
+def _is_host_name(text: str) -> bool:
     labels = text.removesuffix(".").split(".")
-    return len(text) <= 253 and all(_DNS_LABEL.fullmatch(label) for label in labels)
+    return len(text) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels)
 
 
 def _connection_name(value: str) -> str:
@@ -136,8 +137,9 @@ def path_text(value: object) -> object:
     return value
 
 
-def _absolute(value: Path, info: ValidationInfo) -> Path:
-    path = value.expanduser()
+def absolute_path(value: str | Path, info: ValidationInfo) -> Path:
+    """``~`` expanded, then relative paths taken from the config file's directory."""
+    path = Path(value).expanduser()
     return path if path.is_absolute() else base_dir(info) / path
 
 
@@ -165,5 +167,4 @@ TagKey = Annotated[str, AfterValidator(_tag_key)]
 TagValue = Annotated[str, Field(max_length=256)]
 
 # A path as written, made absolute against the config file's directory.
-ConfigPath = Annotated[Path, BeforeValidator(path_text), AfterValidator(_absolute)]
-ExistingFile = Annotated[ConfigPath, AfterValidator(require_file)]
+ConfigPath = Annotated[Path, BeforeValidator(path_text), AfterValidator(absolute_path)]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import socket
 import struct
 
-from proctor.codecs.pgwire import BackendScanner, Message
-from proctor.codecs.pgwire import decode, encode
+from proctor.codecs.pgwire import BackendScanner, Message, decode, encode
 
 ALL = frozenset(range(256))
 

@@ -92,9 +92,14 @@ def test_failed_upstream_login_is_not_leaked(start_gateway, shop_db) -> None:  #
     err = str(refused(gw.dsn("alice", dbname="broken")))
     assert "could not open connection broken" in err
     assert "secret_role_name" not in err
+
     def ended() -> bool:
         with gw.store() as store:
             sessions = store.list_sessions(connection="broken")
-        return bool(sessions) and sessions[0].end is not None and sessions[0].end.reason == "upstream_refused"
+        return (
+            bool(sessions)
+            and sessions[0].end is not None
+            and sessions[0].end.reason == "upstream_refused"
+        )
 
     assert eventually(ended)

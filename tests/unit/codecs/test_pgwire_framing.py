@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proctor.codecs.pgwire import BackendScanner, FrontendFramer, Message, ProtocolError
-from proctor.codecs.pgwire import encode
+from proctor.codecs.pgwire import BackendScanner, FrontendFramer, Message, ProtocolError, encode
 
 from .vectors import chunks_at, load, message_boundaries, split_points
 
@@ -30,7 +31,7 @@ def frontend_run(chunks: list[bytes]) -> tuple[list[Message], bytes]:
 
 def expected_messages(data: bytes) -> list[tuple[int, bytes]]:
     edges = message_boundaries(data)
-    return [(data[a], data[a + 5 : b]) for a, b in zip(edges, edges[1:], strict=False)]
+    return [(data[a], data[a + 5 : b]) for a, b in itertools.pairwise(edges)]
 
 
 @pytest.mark.parametrize("name", FRONTEND)
@@ -52,7 +53,9 @@ def test_frontend_one_byte_at_a_time(name: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.sampled_from(FRONTEND), st.lists(st.integers(min_value=0, max_value=1 << 18), max_size=12))
+@given(
+    st.sampled_from(FRONTEND), st.lists(st.integers(min_value=0, max_value=1 << 18), max_size=12)
+)
 def test_frontend_random_chunking(name: str, cuts: list[int]) -> None:
     data = load(name)
     messages, forwarded = frontend_run(chunks_at(data, [c % (len(data) + 1) for c in cuts]))

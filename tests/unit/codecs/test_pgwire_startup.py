@@ -13,8 +13,9 @@ from proctor.codecs.pgwire import (
     SslRequest,
     StartupFramer,
     StartupMessage,
+    decode,
+    encode,
 )
-from proctor.codecs.pgwire import decode, encode
 
 
 def feed_all(data: bytes, step: int | None = None) -> list[object]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import shutil
 from pathlib import Path
 from types import MappingProxyType
@@ -274,7 +275,16 @@ def test_yaml_merge_keys_work(write_config: WriteConfig) -> None:
 
 def test_the_model_is_frozen(full_config: ProctorConfig) -> None:
     with pytest.raises(ValueError, match="frozen"):
-        full_config.gateway.workers = 9  # type: ignore[misc]
+        full_config.gateway.workers = 9
+
+
+def test_pickling_keeps_values_path_and_secrecy(full_config: ProctorConfig) -> None:
+    # Worker processes may receive the configuration pickled.
+    copy = pickle.loads(pickle.dumps(full_config))
+    assert copy == full_config
+    assert copy.config_path == full_config.config_path
+    assert copy.fingerprint() == full_config.fingerprint()
+    assert SHOP_PASSWORD not in repr(copy)
 
 
 def test_example_file_stays_valid(tmp_path: Path) -> None:

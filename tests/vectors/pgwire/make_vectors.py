@@ -33,9 +33,7 @@ def main() -> None:
     write(
         "frontend_simple",
         "Query, Query with UTF-8 text, Terminate",
-        msg("Q", cstr("select 1"))
-        + msg("Q", cstr("select 'é', 'ü' as \"naïve\""))
-        + msg("X", b""),
+        msg("Q", cstr("select 1")) + msg("Q", cstr("select 'é', 'ü' as \"naïve\"")) + msg("X", b""),
     )
     parse = msg("P", cstr("s1") + cstr("select $1::int") + struct.pack("!hI", 1, 23))
     bind = msg(
@@ -81,11 +79,7 @@ def main() -> None:
     write(
         "backend_select",
         "RowDescription, 50 DataRows, one 100 kB DataRow, CommandComplete, ReadyForQuery",
-        rowdesc
-        + rows
-        + big
-        + msg("C", cstr("SELECT 51"))
-        + msg("Z", b"I"),
+        rowdesc + rows + big + msg("C", cstr("SELECT 51")) + msg("Z", b"I"),
     )
     write(
         "backend_error_notice",
