@@ -80,6 +80,10 @@ class SqlStore:
 
     def migrate(self, revision: str = "head") -> None:
         """Upgrade the schema (to the newest revision by default)."""
+        if revision == "head" and self.schema_revision() == migrations.head_revision():
+            # The usual case, checked without the write lock that every other process
+            # starting at the same moment would queue behind.
+            return
         with self._tx(write=True) as conn:
             migrations.upgrade(conn, revision)
 

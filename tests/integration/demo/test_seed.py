@@ -39,11 +39,11 @@ class Shop:
 
 
 @pytest.fixture(scope="module")
-def shop(pg_cluster: PgCluster) -> Iterator[Shop]:
-    create_database(pg_cluster.dsn(), "shop")
-    summary = seed_shop(pg_cluster.dsn("shop"))
-    create_app_role(pg_cluster.dsn(), APP_ROLE, APP_PASSWORD, "shop")
-    yield Shop(pg_cluster, summary)
+def shop(seed_pg: PgCluster) -> Iterator[Shop]:
+    create_database(seed_pg.dsn(), "shop")
+    summary = seed_shop(seed_pg.dsn("shop"))
+    create_app_role(seed_pg.dsn(), APP_ROLE, APP_PASSWORD, "shop")
+    yield Shop(seed_pg, summary)
 
 
 def rows(
@@ -209,14 +209,14 @@ def snapshot(dsn: str, limit: int = 50) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
-def test_same_seed_same_rows(pg_cluster: PgCluster) -> None:
+def test_same_seed_same_rows(seed_pg: PgCluster) -> None:
     small = {"customers": 300, "orders": 700, "payments": 500}
     for db in ("det_a", "det_b", "det_c"):
-        create_database(pg_cluster.dsn(), db)
-    seed_shop(pg_cluster.dsn("det_a"), seed=7, **small)
-    seed_shop(pg_cluster.dsn("det_b"), seed=7, **small)
-    seed_shop(pg_cluster.dsn("det_c"), seed=8, **small)
-    a, b, c = (snapshot(pg_cluster.dsn(db), limit=1000) for db in ("det_a", "det_b", "det_c"))
+        create_database(seed_pg.dsn(), db)
+    seed_shop(seed_pg.dsn("det_a"), seed=7, **small)
+    seed_shop(seed_pg.dsn("det_b"), seed=7, **small)
+    seed_shop(seed_pg.dsn("det_c"), seed=8, **small)
+    a, b, c = (snapshot(seed_pg.dsn(db), limit=1000) for db in ("det_a", "det_b", "det_c"))
     assert a == b
     assert len(a["orders"]) == 700
     assert a["customers"][:10] != c["customers"][:10]
@@ -256,33 +256,33 @@ def test_app_role_can_read_and_write_but_is_not_superuser(shop: Shop) -> None:
     assert attrs == [(False, False, False, True, "SCRAM-SHA-256$")]
 
 
-def test_app_role_password_update(pg_cluster: PgCluster, shop: Shop) -> None:
-    create_app_role(pg_cluster.dsn(), "rotating", "first-password", "shop")
-    create_app_role(pg_cluster.dsn(), "rotating", "second-password", "shop")
-    base = app_dsn(pg_cluster, "shop", "rotating")
+def test_app_role_password_update(seed_pg: PgCluster, shop: Shop) -> None:
+    create_app_role(seed_pg.dsn(), "rotating", "first-password", "shop")
+    create_app_role(seed_pg.dsn(), "rotating", "second-password", "shop")
+    base = app_dsn(seed_pg, "shop", "rotating")
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(base, password="first-password").close()
     with psycopg.connect(base, password="second-password") as conn:
         assert rows(conn, "SELECT count(*) > 0 FROM orders") == [(True,)]
 
 
-def test_reseed_is_idempotent(pg_cluster: PgCluster) -> None:
-    assert create_database(pg_cluster.dsn(), "idem") is True
-    assert create_database(pg_cluster.dsn(), "idem") is False
+def test_reseed_is_idempotent(seed_pg: PgCluster) -> None:
+    assert create_database(seed_pg.dsn(), "idem") is True
+    assert create_database(seed_pg.dsn(), "idem") is False
     small = {"customers": 200, "orders": 400, "payments": 300}
-    first = seed_shop(pg_cluster.dsn("idem"), **small)
-    create_app_role(pg_cluster.dsn(), "idem_app", "pw-idem", "idem")
-    before = snapshot(pg_cluster.dsn("idem"), limit=10_000)
-    second = seed_shop(pg_cluster.dsn("idem"), **small)
+    first = seed_shop(seed_pg.dsn("idem"), **small)
+    create_app_role(seed_pg.dsn(), "idem_app", "pw-idem", "idem")
+    before = snapshot(seed_pg.dsn("idem"), limit=10_000)
+    second = seed_shop(seed_pg.dsn("idem"), **small)
     assert first == second == SeedSummary(customers=200, payments=300, orders=400)
-    assert snapshot(pg_cluster.dsn("idem"), limit=10_000) == before
+    assert snapshot(seed_pg.dsn("idem"), limit=10_000) == before
     # The re-created tables are still readable by the app role (default privileges).
-    with psycopg.connect(app_dsn(pg_cluster, "idem", "idem_app"), password="pw-idem") as conn:
+    with psycopg.connect(app_dsn(seed_pg, "idem", "idem_app"), password="pw-idem") as conn:
         assert rows(conn, "SELECT count(*) FROM payments") == [(300,)]
         conn.execute("UPDATE orders SET notes = 'x' WHERE id = 1")
         conn.rollback()
 
 
-def test_rejects_bad_counts(pg_cluster: PgCluster) -> None:
+def test_rejects_bad_counts(seed_pg: PgCluster) -> None:
     with pytest.raises(ValueError, match="customer"):
-        seed_shop(pg_cluster.dsn(), customers=0)
+        seed_shop(seed_pg.dsn(), customers=0)

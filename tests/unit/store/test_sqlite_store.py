@@ -53,19 +53,20 @@ def test_secret_never_reaches_the_database_files(tmp_path: Path) -> None:
 def test_every_connection_gets_the_pragmas(tmp_path: Path) -> None:
     with open_store(f"sqlite:///{tmp_path / 'state.db'}", migrate=True) as store:
         engine = store._engine
+        together = threading.Barrier(4)
 
-        def pragmas() -> tuple[object, ...]:
+        def pragmas(_: int) -> tuple[object, ...]:
             with engine.connect() as conn:
+                together.wait()  # four connections open at once: four distinct connections
                 return tuple(
                     conn.exec_driver_sql(f"PRAGMA {name}").scalar()
                     for name in ("journal_mode", "foreign_keys", "busy_timeout")
                 )
 
-        # Several threads at once force several pooled connections.
         with ThreadPoolExecutor(4) as pool:
-            results = list(pool.map(lambda _: pragmas(), range(8)))
-        assert set(results) == {("wal", 1, SQLITE_BUSY_TIMEOUT_MS)}
-        assert engine.pool.checkedin() > 1
+            results = list(pool.map(pragmas, range(4)))
+        assert results == [("wal", 1, SQLITE_BUSY_TIMEOUT_MS)] * 4
+        assert engine.pool.checkedin() >= 4
 
 
 def test_timestamps_are_stored_as_utc(tmp_path: Path) -> None:
