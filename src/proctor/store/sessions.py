@@ -81,6 +81,9 @@ _NUL_FREE = str.maketrans({"\x00": "\ufffd"})
 
 
 def _storable(text: str) -> str:
+    # Runs for every recorded statement: test cheaply before transforming.
+    if text.isascii():
+        return text.replace("\x00", "\ufffd") if "\x00" in text else text
     text = text.translate(_NUL_FREE)
     try:
         text.encode()
