@@ -77,7 +77,10 @@ class ShopDb:
 
     def app_dsn(self, dbname: str = "shop") -> str:
         c = self.cluster
-        return f"host={c.host} port={c.port} dbname={dbname} user={APP_ROLE} password={self.app_password}"
+        return (
+            f"host={c.host} port={c.port} dbname={dbname} user={APP_ROLE} "
+            f"password={self.app_password}"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -133,9 +136,11 @@ class Gateway:
     ) -> str:
         from urllib.parse import quote
 
+        token = quote(self.tokens.get(identity, ""))
+        root = quote(str(self.ca_file))
         return (
-            f"postgresql://{quote(identity)}:{quote(self.tokens.get(identity, ''))}@{self.host}:"
-            f"{self.port}/{quote(dbname, safe='')}?sslmode={sslmode}&sslrootcert={quote(str(self.ca_file))}"
+            f"postgresql://{quote(identity)}:{token}@{self.host}:{self.port}/"
+            f"{quote(dbname, safe='')}?sslmode={sslmode}&sslrootcert={root}"
         )
 
     def env(self, identity: str = "alice", sslmode: str = "verify-full") -> dict[str, str]:

@@ -39,6 +39,9 @@ IDENTITY_CHOICES = click.Choice(["alice", "bob", "admin"])
     "--workers", type=click.IntRange(1, 126), default=1, show_default=True, help="Gateway workers."
 )
 @click.option("--fresh", is_flag=True, help="Throw away an existing demo and start anew.")
+@click.option(
+    "--purge", is_flag=True, help="With --stop: also delete the demo's database and directory."
+)
 def demo_command(
     directory: Path,
     detach: bool,
@@ -48,6 +51,7 @@ def demo_command(
     direct: bool,
     workers: int,
     fresh: bool,
+    purge: bool,
 ) -> None:
     """Run Proctor in front of a throwaway PostgreSQL seeded with fake customer data.
 
@@ -56,6 +60,7 @@ def demo_command(
     proctor demo --detach --dir D    run in the background
     eval "$(proctor demo --env --dir D --as alice)"; psql
     proctor demo --stop --dir D      stop the gateway and its database
+    proctor demo --stop --purge --dir D   ... and delete everything it made
 
     Demo identities: alice (group analyst), bob (approver), admin (admin).
     """
@@ -72,6 +77,8 @@ def demo_command(
             return
         if stop_:
             runner.stop(directory, log=log)
+            if purge:
+                runner.purge(directory, log=log)
             return
         if detach and runner.gateway_pid(directory) is not None:
             log(f"The demo in {directory} is already running.")

@@ -19,7 +19,8 @@ from pydantic_core import PydanticCustomError
 
 from proctor.config import units
 
-MAX_WORKERS = 1024
+# The gateway encodes the worker index in the cancel keys it issues (7 bits, see server.cancel).
+MAX_WORKERS = 126
 
 # Underscores are not valid in DNS host names but are common in container service names.
 _HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
@@ -51,7 +52,7 @@ def _not_bool(value: object) -> object:
 
 def _workers(value: object) -> object:
     if value == "auto":
-        return _usable_cpus()
+        return min(_usable_cpus(), MAX_WORKERS)
     return _not_bool(value)
 
 

@@ -20,6 +20,7 @@ import json
 import os
 import secrets
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -331,6 +332,18 @@ def stop(directory: Path, log: Log = print) -> None:
     if cluster.is_running():
         cluster.stop()
         log("Stopped the demo database.")
+
+
+def purge(directory: Path, log: Log = print) -> None:
+    """Delete the demo's database cluster and directory (after ``stop``)."""
+    directory = directory.resolve()
+    state = DemoState.load(directory)
+    data = Path(state.pg_data)
+    shutil.rmtree(data, ignore_errors=True)
+    if data.parent.name.startswith("proctor-demo-"):
+        shutil.rmtree(data.parent, ignore_errors=True)
+    shutil.rmtree(directory, ignore_errors=True)
+    log(f"Deleted {directory} and its database.")
 
 
 def env_lines(directory: Path, identity: str = "alice", direct: bool = False) -> list[str]:

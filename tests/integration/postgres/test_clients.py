@@ -103,10 +103,12 @@ def test_copy_in_and_out_large(gateway: Gateway) -> None:
             for row in copy.rows():
                 out.append(row)
         assert len(out) == 50_000 and out[123] == ("123", rows[123][1], rows[123][2])
-        with pytest.raises(psycopg.errors.QueryCanceled):
-            with conn.cursor().copy("copy c from stdin") as copy:
-                copy.write_row((1, "a", "b"))
-                raise psycopg.errors.QueryCanceled("client abort")  # sends CopyFail
+        with (
+            pytest.raises(psycopg.errors.QueryCanceled),
+            conn.cursor().copy("copy c from stdin") as copy,
+        ):
+            copy.write_row((1, "a", "b"))
+            raise psycopg.errors.QueryCanceled("client abort")  # sends CopyFail
         conn.rollback()
         assert conn.execute("select 1").fetchone() == (1,)
 
