@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import socket
@@ -111,6 +112,9 @@ class Worker:
             },
         )
 
+        # Everything allocated so far lives as long as the worker: keep it out of the cyclic
+        # collector, whose full passes would otherwise walk it again and again under load.
+        gc.freeze()
         await self._stop.wait()
         self._draining = True
         if listener is not None:
