@@ -25,6 +25,8 @@ from proctor.server.tls import server_context
 
 log = logging.getLogger("proctor.worker")
 
+METRICS_FLUSH_INTERVAL = 1.0
+
 
 def listening_socket(address: str, port: int, reuse_port: bool) -> socket.socket:
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
@@ -49,6 +51,12 @@ class Worker:
         if not self._stop.is_set():
             log.info("drain_requested", extra={"worker": self.spec.index})
             self._stop.set()
+
+    @staticmethod
+    async def _flush_metrics(metrics: Metrics) -> None:
+        while True:
+            await asyncio.sleep(METRICS_FLUSH_INTERVAL)
+            metrics.flush()
 
     async def run(self) -> None:
         spec = self.spec
@@ -115,11 +123,14 @@ class Worker:
         # Everything allocated so far lives as long as the worker: keep it out of the cyclic
         # collector, whose full passes would otherwise walk it again and again under load.
         gc.freeze()
+        flusher = loop.create_task(self._flush_metrics(metrics))
         await self._stop.wait()
         self._draining = True
         if listener is not None:
             listener.stop_accepting()
             await listener.drain(cfg.gateway.drain_timeout)
+        flusher.cancel()
+        metrics.flush()
         await runner.cleanup()
         await cancel.close()
         await asyncio.to_thread(recorders.close)

@@ -12,7 +12,9 @@ _HEADER = struct.Struct("!BI")
 _unpack_header = _HEADER.unpack_from
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ pays object.__setattr__ per field, and these are
+# built for every message on the hot path. Treat them as immutable all the same.
+@dataclass(slots=True, eq=True)
 class Message:
     """One protocol message: its type byte and its body (without type and length)."""
 
@@ -85,7 +87,7 @@ class FrontendFramer:
         return messages, (view if pos == end else view[:pos]) if pos else b""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=True)
 class FramedMessage:
     """A complete message found by the backend scanner, with its offsets in the output."""
 
