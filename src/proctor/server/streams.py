@@ -18,6 +18,7 @@ import ssl
 from collections.abc import Callable
 from typing import Any, cast
 
+from proctor.adapters.postgres.ports import UpstreamTlsError
 from proctor.model import Connection
 
 WRITE_HIGH_WATER = 256 * 1024
@@ -208,8 +209,13 @@ def upstream_ssl_context(connection: Connection) -> tuple[ssl.SSLContext, str | 
 
 class UpstreamStream(StreamProtocol):
     async def start_tls(self, connection: Connection) -> None:
-        ctx, server_hostname = upstream_ssl_context(connection)
-        await self._start_tls(ctx, server_hostname=server_hostname)
+        try:
+            ctx, server_hostname = upstream_ssl_context(connection)
+            await self._start_tls(ctx, server_hostname=server_hostname)
+        except ssl.SSLCertVerificationError as exc:
+            raise UpstreamTlsError(f"certificate not trusted: {exc.verify_message}") from exc
+        except (ssl.SSLError, ConnectionError) as exc:
+            raise UpstreamTlsError(f"TLS handshake failed: {type(exc).__name__}") from exc
 
 
 class TcpNetwork:

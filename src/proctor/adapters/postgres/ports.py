@@ -14,6 +14,10 @@ from proctor.model import Connection
 from proctor.recording.writer import RecorderFactory
 
 
+class UpstreamTlsError(Exception):
+    """TLS towards the upstream server could not be established (the reason is safe to show)."""
+
+
 class StreamIO(Protocol):
     """One side of a proxied connection."""
 
@@ -41,7 +45,9 @@ class ClientIO(StreamIO, Protocol):
 
 
 class UpstreamIO(StreamIO, Protocol):
-    async def start_tls(self, connection: Connection) -> None: ...
+    async def start_tls(self, connection: Connection) -> None:
+        """Raises UpstreamTlsError when the handshake or the certificate check fails."""
+        ...
 
 
 class Network(Protocol):

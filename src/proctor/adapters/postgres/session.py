@@ -22,7 +22,13 @@ import logging
 import secrets
 from datetime import UTC, datetime
 
-from proctor.adapters.postgres.ports import CancelTarget, ClientIO, PgContext, UpstreamIO
+from proctor.adapters.postgres.ports import (
+    CancelTarget,
+    ClientIO,
+    PgContext,
+    UpstreamIO,
+    UpstreamTlsError,
+)
 from proctor.adapters.postgres.relay import Relay
 from proctor.adapters.postgres.upstream_auth import UpstreamAuthenticator, UpstreamAuthError
 from proctor.adapters.postgres.upstream_tls import negotiate_tls
@@ -111,8 +117,18 @@ class PgSession:
             self._end_reason = "upstream_refused"
             log.warning("upstream_auth_failed", extra=self._log_fields(error=str(exc)))
             self._fatal("08004", f"could not open connection {self._conn_name()}: {exc}")
+        except UpstreamTlsError as exc:
+            self._end_reason = "upstream_tls_failed"
+            log.warning("upstream_tls_failed", extra=self._log_fields(error=str(exc)))
+            self._fatal(
+                "08001", f"could not open connection {self._conn_name()}: upstream TLS: {exc}"
+            )
         except (OSError, asyncio.IncompleteReadError, EOFError) as exc:
             log.info("handshake_io_error", extra=self._log_fields(error=type(exc).__name__))
+            if self.upstream is not None:
+                # The client is waiting for its session: tell it the upstream side failed.
+                self._end_reason = "upstream_gone"
+                self._fatal("08006", f"connection to {self._conn_name()} failed during start-up")
         self.close("handshake_failed")
         return False
 
