@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -26,7 +24,8 @@ from typing import Any
 import pytest
 import yaml
 
-from proctor.demo.pgcluster import PgCluster, PgClusterError, find_pg_bin, free_port
+from proctor.demo.pgcluster import PgCluster, free_port
+from tests.pg import throwaway_cluster
 
 APP_ROLE = "proctor_app"
 
@@ -41,30 +40,10 @@ def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
         time.sleep(0.05)
 
 
-def need(condition: bool, why: str) -> None:
-    if condition:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"required test component missing under CI: {why}")
-    pytest.skip(why)
-
-
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PgCluster]:
-    try:
-        find_pg_bin()
-    except PgClusterError as exc:
-        need(False, str(exc))
-    parent = Path(tempfile.mkdtemp(prefix="proctor-it-pg-"))
-    os.chmod(parent, 0o755)  # as root, the server runs as `postgres` and must traverse this
-    cluster = PgCluster(parent / "data", free_port(), secrets.token_urlsafe(16))
-    try:
-        cluster.init()
-        cluster.start()
+    with throwaway_cluster("proctor-it-pg-") as cluster:
         yield cluster
-    finally:
-        cluster.destroy()
-        shutil.rmtree(parent, ignore_errors=True)
 
 
 @dataclass

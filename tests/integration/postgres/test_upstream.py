@@ -132,7 +132,8 @@ def test_upstream_methods_and_tls(
 ) -> None:
     with psycopg.connect(upstream_gateway.dsn("alice", dbname=conn)) as c:
         row = c.execute(
-            "select current_user, coalesce((select ssl from pg_stat_ssl where pid = pg_backend_pid()), false)"
+            "select current_user, coalesce("
+            "(select ssl from pg_stat_ssl where pid = pg_backend_pid()), false)"
         ).fetchone()
     assert row == (role, ssl)
 
