@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -101,6 +102,28 @@ class PgListener:
             session.close("internal_error")
         finally:
             self.sessions.discard(session)
+
+    async def enforce_idle_timeout(self, idle_timeout: float) -> None:
+        """End sessions that moved no bytes for ``idle_timeout`` seconds (0: never)."""
+        if idle_timeout <= 0:
+            return
+        while True:
+            await asyncio.sleep(min(idle_timeout / 4, 5.0))
+            now = time.perf_counter()
+            for session in list(self.sessions):
+                relay = session.relay
+                if relay is None or now - relay.last_active < idle_timeout:
+                    continue
+                if relay.at_message_boundary:
+                    session.client.write(
+                        encode.error_response(
+                            "57P05",
+                            "terminating connection due to idle-session timeout "
+                            f"({idle_timeout:g}s)",
+                            severity="FATAL",
+                        )
+                    )
+                session.close("idle_timeout")
 
     def stop_accepting(self) -> None:
         if self.server is not None:

@@ -124,12 +124,19 @@ class Worker:
         # collector, whose full passes would otherwise walk it again and again under load.
         gc.freeze()
         flusher = loop.create_task(self._flush_metrics(metrics))
+        idler = (
+            loop.create_task(listener.enforce_idle_timeout(cfg.gateway.idle_timeout))
+            if listener is not None
+            else None
+        )
         await self._stop.wait()
         self._draining = True
         if listener is not None:
             listener.stop_accepting()
             await listener.drain(cfg.gateway.drain_timeout)
         flusher.cancel()
+        if idler is not None:
+            idler.cancel()
         metrics.flush()
         await runner.cleanup()
         await cancel.close()

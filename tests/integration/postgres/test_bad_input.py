@@ -206,3 +206,17 @@ def test_error_in_simple_batch_keeps_session(gateway: Gateway) -> None:
         assert client.until("Z")[-1].body == b"I"
     finally:
         client.close()
+
+
+def test_idle_sessions_end_after_idle_timeout(start_gateway) -> None:  # type: ignore[no-untyped-def]
+    gw = start_gateway(idle_timeout="1s")
+    conn = psycopg.connect(gw.dsn("alice"))
+    conn.execute("select 1")
+    conn.rollback()
+    time.sleep(3)
+    with pytest.raises(psycopg.OperationalError, match="idle-session timeout"):
+        conn.execute("select 1")
+    conn.close()
+    busy = psycopg.connect(gw.dsn("alice"))
+    assert busy.execute("select 1 from pg_sleep(0.5)").fetchone() == (1,)
+    busy.close()

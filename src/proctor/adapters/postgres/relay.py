@@ -81,6 +81,7 @@ class Relay:
         "_session_id",
         "_to_client",
         "_to_upstream",
+        "last_active",
         "terminating",
         "tx_status",
     )
@@ -118,6 +119,8 @@ class Relay:
         self._bytes_out = 0
         self.tx_status = TX_IDLE
         self.terminating = False
+        # When bytes last moved either way (perf_counter seconds), for the idle timeout.
+        self.last_active = _perf()
 
     @property
     def statements(self) -> int:
@@ -138,7 +141,7 @@ class Relay:
     # -- client → server -------------------------------------------------------------------
 
     def client_data(self, data: bytes) -> None:
-        started = _perf()
+        started = self.last_active = _perf()
         self._bytes_in += len(data)
         try:
             messages, complete = self._frontend.feed(data)
@@ -220,7 +223,7 @@ class Relay:
     # -- server → client -------------------------------------------------------------------
 
     def upstream_data(self, data: bytes) -> None:
-        started = _perf()
+        started = self.last_active = _perf()
         out, found = self._backend.feed(data)
         if found:
             out = self._inspect(out, found)
