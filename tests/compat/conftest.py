@@ -44,6 +44,18 @@ def compat_cluster() -> Iterator[PgCluster]:
         shutil.rmtree(parent, ignore_errors=True)
 
 
+@pytest.fixture
+def server_readable_dir() -> Iterator[Path]:
+    """A scratch directory the server's own user can read and write into (pytest's tmp_path
+    is private to the test's user; as root the server runs as `postgres`)."""
+    path = Path(tempfile.mkdtemp(prefix="proctor-compat-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def superuser_connections(cluster: PgCluster, databases: list[str]) -> list[dict[str, Any]]:
     return [
         {

@@ -286,6 +286,15 @@ def run_pg_regress(
     return SuiteRun(name, parse_pg_regress(log.read_text(errors="replace")), seconds, log)
 
 
+def keep_pg_regress_output(run: SuiteRun, directory: Path) -> None:
+    """Copy the log and the diffs out of the scratch directory, which is removed."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in ("pg_regress.log", "regression.diffs", "regression.out"):
+        source = run.log.with_name(name)
+        if source.exists():
+            shutil.copy2(source, directory / name)
+
+
 # -- asyncpg -------------------------------------------------------------------------------
 
 

@@ -35,20 +35,23 @@ MAX_CONCURRENT = 20
 def test_pg_regress_passes_through_gateway(
     compat_cluster: PgCluster,
     compat_gateway: Callable[[PgCluster, list[str], str], Gateway],
+    server_readable_dir: Path,
     tmp_path: Path,
 ) -> None:
     install, why = runners.find_pg_regress(find_pg_bin())
     need(install is not None, why)
     assert install is not None
     exclusions = runners.load_exclusions(EXCLUSIONS)
-    inputdir, dlpath = runners.stage_pg_regress(install, tmp_path / "suite")
+    work = server_readable_dir
+    inputdir, dlpath = runners.stage_pg_regress(install, work / "suite")
     cluster = compat_cluster
+    results = runners.results_dir(tmp_path)
 
     direct = runners.run_pg_regress(
         install,
         inputdir,
         dlpath,
-        tmp_path / "direct",
+        work / "direct",
         name="pg_regress",
         host=cluster.host,
         port=cluster.port,
@@ -56,17 +59,22 @@ def test_pg_regress_passes_through_gateway(
         env=runners.clean_env(PGPASSWORD=cluster.password, PGSSLMODE="disable"),
         max_concurrent=MAX_CONCURRENT,
     )
+    runners.keep_pg_regress_output(direct, results / "pg_regress-direct")
+    # The comparison means something only if the suite is sound here: every scheduled test
+    # must report, and pass, when run directly.
     scheduled = install.schedule_tests()
-    # The parser and the installation are sound only if every scheduled test reported.
     assert sorted(direct.outcomes) == sorted(scheduled), runners.log_tail(direct.log)
-    assert direct.ids(runners.PASSED), runners.log_tail(direct.log)
+    assert direct.ids(runners.PASSED) == set(scheduled), (
+        "the direct run must pass fully (a broken installation, not the gateway):\n"
+        + runners.log_tail(direct.log.with_name("regression.diffs"), 6000)
+    )
 
     gw = compat_gateway(cluster, DATABASES, IDENTITY)
     proxied = runners.run_pg_regress(
         install,
         inputdir,
         dlpath,
-        tmp_path / "proxied",
+        work / "proxied",
         name="pg_regress",
         host=gw.host,
         port=gw.port,
@@ -79,11 +87,12 @@ def test_pg_regress_passes_through_gateway(
         max_concurrent=MAX_CONCURRENT,
     )
 
+    runners.keep_pg_regress_output(proxied, results / "pg_regress-proxied")
     comparison = runners.Comparison(direct, proxied, exclusions)
-    summary = runners.write_summary(comparison, runners.results_dir(tmp_path))
+    summary = runners.write_summary(comparison, results)
     print(f"pg_regress comparison: {summary}\n{comparison.explain()}")
     assert not comparison.unknown_exclusions, "exclusions name tests that do not exist"
-    diffs = tmp_path / "proxied" / "regression.diffs"
+    diffs = results / "pg_regress-proxied" / "regression.diffs"
     assert not comparison.regressions, (
         f"pass directly, fail through Proctor: {comparison.regressions}\n"
         f"{runners.log_tail(diffs, 8000)}\ngateway log:\n{gw.log()[-3000:]}"

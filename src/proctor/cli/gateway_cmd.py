@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from proctor.cli.options import config_option
 
+if TYPE_CHECKING:
+    from proctor.config import ProctorConfig
+    from proctor.store.interfaces import Store
 
-def _load(config_path: Path):  # type: ignore[no-untyped-def]
+
+def _load(config_path: Path) -> ProctorConfig:
     from proctor.config import ConfigError, load_config
 
     try:
@@ -51,7 +56,7 @@ def gateway_command(config_path: Path, workers: int | None) -> None:
         tls_files = TlsFiles(Path(pg.tls.cert_file), Path(pg.tls.key_file))
     run_dir = supervisor.prepare_run_dir(state_dir)
 
-    def store_factory():  # type: ignore[no-untyped-def]
+    def store_factory() -> Store:
         return open_store(url, migrate=False)
 
     specs = {

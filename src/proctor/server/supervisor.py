@@ -21,22 +21,28 @@ from proctor.server.spec import WorkerSpec
 log = logging.getLogger("proctor.supervisor")
 
 RESTART_BACKOFF = 1.0
+# A worker exiting with this status failed to start for a reason a restart cannot fix.
+EXIT_STARTUP_FAILED = 78  # EX_CONFIG
 
 
-def _run_worker(spec: WorkerSpec) -> None:
+def _run_worker(spec: WorkerSpec) -> int:
     import uvloop
 
-    from proctor.server.worker import Worker
+    from proctor.server.worker import StartupError, Worker
 
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(Worker(spec).run())
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(Worker(spec).run())
+    except StartupError as exc:
+        log.error("startup_failed", extra={"worker": spec.index, "error": str(exc)})
+        return EXIT_STARTUP_FAILED
+    return 0
 
 
 def run(spec_for: dict[int, WorkerSpec]) -> int:
     workers = len(spec_for)
     if workers == 1:
-        _run_worker(spec_for[0])
-        return 0
+        return _run_worker(spec_for[0])
     run_dir = spec_for[0].run_dir
     metrics_dir = run_dir / "metrics"
     # Multiprocess metrics must be configured before prometheus_client is imported anywhere.
@@ -46,18 +52,18 @@ def run(spec_for: dict[int, WorkerSpec]) -> int:
 
     children: dict[int, int] = {}
     stopping = False
+    status_code = 0
 
     def spawn(index: int) -> None:
         pid = os.fork()
         if pid == 0:
-            code = 0
+            code = 1
             try:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
-                _run_worker(spec_for[index])
+                code = _run_worker(spec_for[index])
             except BaseException:
                 log.exception("worker_crashed", extra={"worker": index})
-                code = 1
             finally:
                 os._exit(code)
         children[pid] = index
@@ -85,6 +91,15 @@ def run(spec_for: dict[int, WorkerSpec]) -> int:
         if pid not in children:
             continue
         index = children.pop(pid)
+        exit_code = os.waitstatus_to_exitcode(status)
+        if exit_code == EXIT_STARTUP_FAILED and not stopping:
+            # Restarting cannot fix a taken port or a bad setting: stop everything.
+            stopping = True
+            status_code = EXIT_STARTUP_FAILED
+            for other in list(children):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(other, signal.SIGTERM)
+            continue
         if not stopping:
             log.error(
                 "worker_exited",
@@ -93,7 +108,7 @@ def run(spec_for: dict[int, WorkerSpec]) -> int:
             time.sleep(RESTART_BACKOFF)
             spawn(index)
     shutil.rmtree(metrics_dir, ignore_errors=True)
-    return 0
+    return status_code
 
 
 def prepare_run_dir(state_dir: Path) -> Path:

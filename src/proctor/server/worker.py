@@ -28,6 +28,10 @@ log = logging.getLogger("proctor.worker")
 METRICS_FLUSH_INTERVAL = 1.0
 
 
+class StartupError(Exception):
+    """The worker cannot start (a port is taken, ...): restarting it would not help."""
+
+
 def listening_socket(address: str, port: int, reuse_port: bool) -> socket.socket:
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -35,7 +39,11 @@ def listening_socket(address: str, port: int, reuse_port: bool) -> socket.socket
     if reuse_port:
         # Every worker binds the same port; the kernel spreads new connections across them.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((address, port))
+    try:
+        sock.bind((address, port))
+    except OSError as exc:
+        sock.close()
+        raise StartupError(f"cannot listen on {address}:{port}: {exc.strerror}") from exc
     sock.listen(1024)
     sock.setblocking(False)
     return sock

@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -156,3 +157,22 @@ def test_drain_timeout_ends_idle_sessions(start_gateway) -> None:  # type: ignor
     with pytest.raises(psycopg.OperationalError):
         conn.execute("select 1")
     conn.close()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_port_in_use_is_a_clear_startup_failure(
+    gateway: Gateway, shop_db, tmp_path, workers: int
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.integration.conftest import write_config
+
+    write_config(tmp_path, shop_db, gateway.port, gateway.http_port + 0, workers=workers)
+    res = subprocess.run(
+        [sys.executable, "-m", "proctor", "gateway", "--config", str(tmp_path / "proctor.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 78
+    assert f"cannot listen on 127.0.0.1:{gateway.port}" in res.stderr
+    gateway_alive = psycopg.connect(gateway.dsn("alice"))
+    gateway_alive.close()
