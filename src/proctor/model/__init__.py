@@ -3,17 +3,33 @@
 from proctor.model.connection import Connection, Credential, TlsMode, UpstreamTls
 from proctor.model.identity import Identity
 from proctor.model.session import SessionEnd, SessionStart, StatementRecord
+from proctor.model.statement import (
+    WRITE_OPERATIONS,
+    Access,
+    Action,
+    Operation,
+    RelationRef,
+    Statement,
+    Verdict,
+)
 from proctor.model.token import IssuedToken, TokenRecord
 
 __all__ = [
+    "WRITE_OPERATIONS",
+    "Access",
+    "Action",
     "Connection",
     "Credential",
     "Identity",
     "IssuedToken",
+    "Operation",
+    "RelationRef",
     "SessionEnd",
     "SessionStart",
+    "Statement",
     "StatementRecord",
     "TlsMode",
     "TokenRecord",
     "UpstreamTls",
+    "Verdict",
 ]
