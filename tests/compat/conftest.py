@@ -9,7 +9,6 @@ connection is named like its database, so a client's `dbname=regression` reaches
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import tempfile
@@ -19,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from proctor.demo.pgcluster import PgCluster, PgClusterError, find_pg_bin, free_port
-from tests.integration.conftest import Gateway, ShopDb, launch_gateway, need
+from proctor.demo.pgcluster import PgCluster
+from tests.integration.conftest import Gateway, ShopDb, launch_gateway
+from tests.pg import throwaway_cluster
 
 SUPERUSER_SECRET = "secrets/superuser.pw"
 
@@ -28,20 +28,8 @@ SUPERUSER_SECRET = "secrets/superuser.pw"
 @pytest.fixture
 def compat_cluster() -> Iterator[PgCluster]:
     """A cluster of its own: the suites create roles, databases and tablespaces."""
-    try:
-        find_pg_bin()
-    except PgClusterError as exc:
-        need(False, str(exc))
-    parent = Path(tempfile.mkdtemp(prefix="proctor-compat-pg-"))
-    os.chmod(parent, 0o755)  # as root, the server runs as `postgres` and must traverse this
-    cluster = PgCluster(parent / "data", free_port(), secrets.token_urlsafe(16))
-    try:
-        cluster.init()
-        cluster.start()
+    with throwaway_cluster("proctor-compat-pg-") as cluster:
         yield cluster
-    finally:
-        cluster.destroy()
-        shutil.rmtree(parent, ignore_errors=True)
 
 
 @pytest.fixture

@@ -372,6 +372,12 @@ def run_asyncpg_suite(
     return SuiteRun(name, outcomes, seconds, log)
 
 
+def keep_log(run: SuiteRun, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if run.log.exists() and run.log != path:
+        shutil.copy2(run.log, path)
+
+
 def log_tail(path: Path, chars: int = 4000) -> str:
     try:
         return path.read_text(errors="replace")[-chars:]

@@ -19,7 +19,8 @@ import pytest
 
 from proctor.demo.pgcluster import PgCluster
 from tests.compat import runners
-from tests.integration.conftest import Gateway, need
+from tests.integration.conftest import Gateway
+from tests.pg import need
 
 pytestmark = pytest.mark.compat
 
@@ -55,9 +56,14 @@ def test_asyncpg_suite_passes_through_gateway(
             PGSSLMODE="disable",
         ),
     )
+    results = runners.results_dir(tmp_path)
+    runners.keep_log(direct, results / "asyncpg-direct.log")
+    # The comparison means something only if the suite runs here: it must collect, and
+    # nearly all of what is not skipped must pass directly.
     collection_errors = [t for t in direct.outcomes if "::" not in t]
     assert not collection_errors, runners.log_tail(direct.log)
-    assert direct.ids(runners.PASSED), runners.log_tail(direct.log)
+    broken = direct.ids("failed") | direct.ids("error")
+    assert len(broken) * 10 < len(direct.ids(runners.PASSED)), runners.log_tail(direct.log)
 
     gw = compat_gateway(cluster, DATABASES, IDENTITY)
     proxied_env = runners.clean_env(
@@ -72,6 +78,7 @@ def test_asyncpg_suite_passes_through_gateway(
     proxied = runners.run_asyncpg_suite(
         tests, tmp_path / "proxied", name="asyncpg", env=proxied_env
     )
+    runners.keep_log(proxied, results / "asyncpg-proxied.log")
     comparison = runners.Comparison(direct, proxied, exclusions)
 
     if comparison.regressions:
@@ -82,11 +89,12 @@ def test_asyncpg_suite_passes_through_gateway(
             env=proxied_env,
             select=comparison.regressions,
         )
+        runners.keep_log(again, results / "asyncpg-proxied-again.log")
         for test_id in comparison.regressions:
             if again.outcomes.get(test_id) == runners.PASSED:
                 comparison.flaky[test_id] = f"{proxied.outcomes.get(test_id)}, then passed"
 
-    summary = runners.write_summary(comparison, runners.results_dir(tmp_path))
+    summary = runners.write_summary(comparison, results)
     print(f"asyncpg comparison: {summary}\n{comparison.explain()}")
     assert not comparison.unknown_exclusions, "exclusions name tests that do not exist"
     assert not comparison.regressions, (

@@ -17,7 +17,8 @@ import pytest
 
 from proctor.demo.pgcluster import PgCluster, find_pg_bin
 from tests.compat import runners
-from tests.integration.conftest import Gateway, need
+from tests.integration.conftest import Gateway
+from tests.pg import need
 
 pytestmark = pytest.mark.compat
 

@@ -115,6 +115,8 @@ def _print_statement(s: StatementRecord) -> None:
     click.echo(head + lines[0])
     for line in lines[1:]:
         click.echo(" " * len(head) + line)
+    if s.rule:
+        click.echo(" " * len(head) + f"rule: {printable(s.rule)}")
     if s.error:
         click.echo(" " * len(head) + f"error: {printable(s.error)}")
 
@@ -146,6 +148,7 @@ def statement_json(s: StatementRecord) -> dict[str, Any]:
         "at": iso_time(s.at),
         "kind": s.kind,
         "verdict": s.verdict,
+        "rule": s.rule,
         "text": s.text,
         "error": s.error,
     }

@@ -30,6 +30,7 @@ class StatementRecord:
     kind: str  # "simple", "parse", "function-call", "copy-data" ...
     verdict: str = "allow"
     error: str | None = None
+    rule: str | None = None  # the policy rule that decided, when one did
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,7 +120,10 @@ statements = Table(
     Column("kind", String(32), nullable=False),
     Column("verdict", String(16), nullable=False),
     Column("error", Text),
+    # The policy rule that decided (None: the default action, or not a command).
+    Column("rule", Text),
     PrimaryKeyConstraint("session_id", "seq"),
+    Index("ix_statements_verdict", "verdict"),
 )
 
 # Schema only, for now: the approvals and just-in-time grants work builds its API on these.

@@ -101,6 +101,7 @@ def statement_values(record: StatementRecord) -> dict[str, Any]:
         "kind": record.kind,
         "verdict": record.verdict,
         "error": None if record.error is None else _storable(record.error),
+        "rule": record.rule,
     }
 
 
@@ -113,4 +114,5 @@ def statement_from_row(row: RowMapping) -> StatementRecord:
         kind=row["kind"],
         verdict=row["verdict"],
         error=row["error"],
+        rule=row["rule"],
     )

@@ -217,8 +217,8 @@ class SqlStore:
         sqlite = self.dialect == "sqlite"
         mark = "?" if sqlite else "%s"
         sql = (
-            "INSERT INTO statements (session_id, seq, at, text, kind, verdict, error) "
-            f"VALUES ({', '.join([mark] * 7)})"
+            "INSERT INTO statements (session_id, seq, at, text, kind, verdict, error, rule) "
+            f"VALUES ({', '.join([mark] * 8)})"
         )
         rows = []
         for record in records:
@@ -234,6 +234,7 @@ class SqlStore:
                     v["kind"],
                     v["verdict"],
                     v["error"],
+                    v["rule"],
                 )
             )
         conn.exec_driver_sql(sql, rows)

@@ -79,6 +79,14 @@ def schema_diff(store: SqlStore) -> list[Any]:
         return list(compare_metadata(MigrationContext.configure(conn), metadata))
 
 
+def flat(diffs: list[Any]) -> list[Any]:
+    """compare_metadata nests column modifications in lists; flatten to one tuple per change."""
+    out: list[Any] = []
+    for d in diffs:
+        out.extend(d if isinstance(d, list) else [d])
+    return out
+
+
 def table_names(store: SqlStore) -> set[str]:
     return set(sa.inspect(store._engine).get_table_names())
 
@@ -413,7 +421,7 @@ class StoreContract:
     # -- schema -------------------------------------------------------------------------------
 
     def test_migrated_schema_matches_the_metadata(self, store: SqlStore) -> None:
-        assert store.schema_revision() == head_revision() == "0002"
+        assert store.schema_revision() == head_revision() == "0003"
         assert table_names(store) >= OUR_TABLES
         assert schema_diff(store) == []
 
@@ -431,16 +439,20 @@ class StoreContract:
             assert not {"access_grants", "approval_requests"} & table_names(store)
             store.migrate()
             assert schema_diff(store) == []
+            store.downgrade("0002")
+            assert any(
+                d[0] == "add_column" and d[3].name == "rule" for d in flat(schema_diff(store))
+            )
             store.downgrade("0001")
             assert not {"access_grants", "approval_requests"} & table_names(store)
             # The comparison is not vacuous: the missing tables show up as differences.
-            added = {d[1].name for d in schema_diff(store) if d[0] == "add_table"}
+            added = {d[1].name for d in flat(schema_diff(store)) if d[0] == "add_table"}
             assert added == {"access_grants", "approval_requests"}
             store.downgrade("base")
             assert not OUR_TABLES & table_names(store)
             assert store.schema_revision() is None
             store.migrate()
-            assert store.schema_revision() == "0002"
+            assert store.schema_revision() == "0003"
             assert schema_diff(store) == []
             issued = store.create_token("alice", frozenset(), timedelta(hours=1))
             assert store.verify_token(issued.secret) == issued.record
