@@ -313,6 +313,7 @@ def test_sessions_show_json(config_path: Path, recorded: SqlStore) -> None:
         "at": "2025-03-01T12:00:03.123456+00:00",
         "kind": "simple",
         "verdict": "deny",
+        "rule": None,
         "text": "DROP TABLE orders",
         "error": "DROP is denied",
     }
