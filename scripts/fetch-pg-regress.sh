@@ -72,7 +72,11 @@ apt_opts=(
 )
 echo "fetching source package $server_pkg=$version" >&2
 apt-get "${apt_opts[@]}" -qq update >&2
-(cd "$work/src" && apt-get "${apt_opts[@]}" -qq source --download-only "$server_pkg=$version" >&2)
+if ! (cd "$work/src" && apt-get "${apt_opts[@]}" -qq source --download-only "$server_pkg=$version" >&2); then
+  echo "error: the source of $server_pkg $version is not in the archive any more; upgrade the" \
+    "server first (apt-get install --only-upgrade $server_pkg postgresql-client-$major)" >&2
+  exit 1
+fi
 
 orig=$(ls "$work"/src/*.orig.tar.*)
 debian_tar=$(ls "$work"/src/*.debian.tar.*)

@@ -12,13 +12,23 @@ want postgresql postgresql-contrib
 if [ "$what" = test ]; then
   want pgbouncer postgresql-client
 fi
-if [ ${#need[@]} -eq 0 ]; then exit 0; fi
-if [ "$(id -u)" != 0 ]; then
-  echo "error: missing system packages: ${need[*]} (install them with apt-get as root)" >&2
-  exit 1
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "error: missing system packages: ${need[*]} (install them with apt-get as root)" >&2
+    exit 1
+  fi
+  echo "installing system packages: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # The Debian postgresql package starts a default cluster; Proctor never uses it.
+  apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
-echo "installing system packages: ${need[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# The Debian postgresql package starts a default cluster; Proctor never uses it.
-apt-get install -y -qq --no-install-recommends "${need[@]}"
+
+if [ "$what" = test ]; then
+  # Third-party suites the compatibility tests run through the gateway, cached outside the
+  # work tree: PostgreSQL's regression suite (from the Debian source package of the installed
+  # server) and asyncpg's own tests (from its sdist, hash-checked against requirements.lock).
+  here=$(dirname "$0")
+  "$here/fetch-pg-regress.sh" >/dev/null
+  "$here/fetch-asyncpg-tests.sh" >/dev/null
+fi

@@ -20,7 +20,13 @@ from pydantic_core import PydanticCustomError
 from proctor.config.base import ConfigModel
 from proctor.config.connections import ConnectionConfig, unique_names
 from proctor.config.fields import context_config_path
-from proctor.config.sections import GatewayConfig, ListenersConfig, RecordingsConfig, StoreConfig
+from proctor.config.sections import (
+    GatewayConfig,
+    ListenersConfig,
+    PolicyConfig,
+    RecordingsConfig,
+    StoreConfig,
+)
 from proctor.model import Connection
 
 CONFIG_VERSION = 1
@@ -61,6 +67,8 @@ class ProctorConfig(ConfigModel):
     store: StoreConfig
     recordings: RecordingsConfig
     connections: Annotated[tuple[ConnectionConfig, ...], WrapValidator(unique_names)] = ()
+    # None: the built-in policy (see docs/policy.md).
+    policy: PolicyConfig | None = None
 
     _config_path: Path = PrivateAttr(default_factory=lambda: Path.cwd() / "proctor.yaml")
 

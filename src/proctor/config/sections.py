@@ -143,6 +143,17 @@ class RecordingsConfig(ConfigModel):
     dir: ConfigPath = Path("recordings")
 
 
+class PolicyConfig(ConfigModel):
+    """``policy:``: where the guardrail policy is (its contents: ``proctor.policy``)."""
+
+    file: ConfigPath
+
+    @field_validator("file")
+    @classmethod
+    def _file_exists(cls, value: Path) -> Path:
+        return require_file(value)
+
+
 def redact_url_password(url: str) -> str:
     """``postgresql://app:s3cret@db/x`` -> ``postgresql://app:<hidden>@db/x``.
 

@@ -45,6 +45,22 @@ WRITE_OPERATIONS = frozenset(
 )
 
 
+class Feature(enum.StrEnum):
+    """Notable things a command does that its operation alone does not say.
+
+    The analyzer adds them to ``Statement.features``; policies match them by name
+    (``match: {features: [copy_program]}``), so these values are a contract: add, never rename.
+    """
+
+    SET_ROLE = "set_role"  # SET [LOCAL] ROLE, RESET ROLE, set_config('role', ...)
+    SET_SESSION_AUTHORIZATION = "set_session_authorization"
+    SET_SEARCH_PATH = "set_search_path"  # changes how unqualified names resolve
+    ALTER_SYSTEM = "alter_system"  # writes postgresql.auto.conf
+    COPY_PROGRAM = "copy_program"  # COPY ... TO/FROM PROGRAM: a shell command on the server
+    COPY_SERVER_FILE = "copy_server_file"  # COPY ... TO/FROM 'file' on the server
+    LOAD_LIBRARY = "load_library"  # LOAD 'library'
+
+
 class Access(enum.StrEnum):
     READ = "read"
     WRITE = "write"
@@ -88,6 +104,12 @@ class Statement:
     notes: tuple[str, ...] = ()
     # Statement text with secrets (passwords, keys) replaced, for recordings.
     redacted_text: str = field(default="", repr=False)
+    # Server settings (GUCs) the command changes: ``role``, ``session_authorization``,
+    # ``search_path``, ``all`` (RESET ALL), ``system:<name>`` for ALTER SYSTEM,
+    # ``role:<name>`` / ``database:<name>`` / ``function:<name>`` for stored per-object values.
+    settings: frozenset[str] = frozenset()
+    # Feature values (see ``Feature``) the command uses, e.g. {"copy_program"}.
+    features: frozenset[str] = frozenset()
 
     @property
     def writes(self) -> tuple[RelationRef, ...]:

@@ -22,7 +22,11 @@ log = logging.getLogger("proctor.cancel")
 
 _WORKER_SHIFT = 24
 _COUNTER_MASK = (1 << _WORKER_SHIFT) - 1
-MAX_WORKERS = 127  # pid must stay a positive int32
+# Issued pids are (worker index + 1) << 24 | counter: never below 2^24, so never equal to a
+# real backend pid (Linux pid_max is at most 2^22) that a client might pass to
+# pg_terminate_backend. The pid must stay a positive int32, hence at most 126 workers.
+MAX_WORKERS = 126
+CANCEL_FORWARD_WAIT = 10.0
 
 
 class CancelRouter:
@@ -48,7 +52,7 @@ class CancelRouter:
     def register(self, target: CancelTarget) -> tuple[int, int]:
         while True:
             self._counter = (self._counter + 1) & _COUNTER_MASK
-            pid = (self._index << _WORKER_SHIFT) | self._counter
+            pid = ((self._index + 1) << _WORKER_SHIFT) | self._counter
             if pid and pid not in self._keys:
                 break
         secret = secrets.randbits(32) - (1 << 31)
@@ -59,7 +63,10 @@ class CancelRouter:
         self._keys.pop(pid, None)
 
     async def cancel(self, pid: int, secret: int) -> None:
-        owner = pid >> _WORKER_SHIFT
+        owner = (pid >> _WORKER_SHIFT) - 1
+        if owner < 0:
+            log.info("cancel_ignored", extra={"reason": "unknown_key"})
+            return
         if owner == self._index:
             await self._cancel_local(pid, secret)
         else:
@@ -82,15 +89,24 @@ class CancelRouter:
     async def _forward(self, owner: int, pid: int, secret: int) -> None:
         path = self.socket_path(owner)
         try:
-            _, writer = await asyncio.open_unix_connection(str(path))
+            reader, writer = await asyncio.open_unix_connection(str(path))
         except OSError:
             log.info("cancel_ignored", extra={"reason": "no_such_worker"})
             return
-        writer.write(struct.pack("!ii", pid, secret))
-        await writer.drain()
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
+        try:
+            writer.write(struct.pack("!ii", pid, secret))
+            await writer.drain()
+            # The owner closes only once the cancel reached the server. Wait for that: the
+            # client takes the close of its cancel connection as "cancel delivered" and sends
+            # its next statement, which a late cancel would kill.
+            async with asyncio.timeout(CANCEL_FORWARD_WAIT):
+                await reader.read()
+        except (OSError, TimeoutError):
+            log.info("cancel_forward_incomplete", extra={"worker": owner})
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
 
     # the unix socket other workers forward to
     async def serve(self) -> None:

@@ -135,9 +135,13 @@ def test_listen_notify_and_notices(gateway: Gateway) -> None:
         listener.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
         listener.execute("listen proctor_test")
         sender.execute("notify proctor_test, 'hello'")
-        gen = listener.notifies(timeout=5, stop_after=1)
-        got = [n.payload for n in gen]
-        assert got == ["hello"]
+        listener.execute("notify proctor_test, 'self'")
+        gen = listener.notifies(timeout=5, stop_after=2)
+        got = [(n.payload, n.pid) for n in gen]
+        assert [payload for payload, _ in got] == ["hello", "self"]
+        # A client recognises its own notifications by the pid it was given.
+        assert got[1][1] == listener.info.backend_pid
+        assert got[0][1] != listener.info.backend_pid
         listener.execute("do $$ begin raise notice 'note %', 42; end $$")
         assert notices == ["note 42"]
 
@@ -172,6 +176,22 @@ def test_backend_key_is_issued_by_the_gateway(gateway: Gateway, shop_db: ShopDb)
     with psycopg.connect(gateway.dsn("alice")) as conn:
         real_pid = conn.execute("select pg_backend_pid()").fetchone()[0]  # type: ignore[index]
         assert conn.info.backend_pid != real_pid
+        # Issued pids never collide with real ones (Linux pid_max <= 2^22).
+        assert conn.info.backend_pid >= 1 << 24
+
+
+def test_server_fatal_is_the_last_word(gateway: Gateway) -> None:
+    with psycopg.connect(gateway.dsn("admin"), autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.AdminShutdown):
+            conn.execute("select pg_terminate_backend(pg_backend_pid())")
+    res = subprocess.run(
+        ["psql", "-X", "-c", "select pg_terminate_backend(pg_backend_pid())"],
+        env=gateway.env("alice"),
+        capture_output=True,
+        text=True,
+    )
+    assert "terminating connection due to administrator command" in res.stderr
+    assert "closed the connection" not in res.stderr
 
 
 def test_many_concurrent_sessions(gateway: Gateway) -> None:

@@ -110,8 +110,15 @@ def test_workers_share_port_and_cancel_crosses_workers(start_gateway) -> None:  
     gw = start_gateway(workers=2)
     conns = [psycopg.connect(gw.dsn("alice")) for _ in range(12)]
     try:
+        # Issued pids carry (worker index + 1) in their top bits.
         owners = {c.info.backend_pid >> 24 for c in conns}
-        assert owners == {0, 1}, "both workers should have accepted sessions"
+        assert owners == {1, 2}, "both workers should have accepted sessions"
+        # A cancel must be delivered before the client hears it was sent: the next
+        # statement after cancelling an idle session must not be hit by a late cancel.
+        for conn in conns:
+            conn.cancel()
+            assert conn.execute("select 1 from pg_sleep(0.05)").fetchone() == (1,)
+            conn.rollback()
         # Each cancel lands on a random worker; all must reach the right backend.
         for conn in conns[:6]:
             threading.Timer(0.3, conn.cancel).start()

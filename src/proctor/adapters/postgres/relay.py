@@ -17,6 +17,7 @@ the relay rewrites that one ErrorResponse (recognised by its marker) into the ga
 from __future__ import annotations
 
 import secrets
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from proctor.codecs.pgwire import (
 )
 from proctor.codecs.pgwire.constants import (
     B_ERROR_RESPONSE,
+    B_NOTIFICATION,
     B_PARAMETER_STATUS,
     B_READY_FOR_QUERY,
     F_FUNCTION_CALL,
@@ -47,10 +49,13 @@ from proctor.codecs.pgwire.encodings import python_codec
 from proctor.model import StatementRecord
 from proctor.recording.writer import SessionRecorder
 
-_BACKEND_INTEREST = frozenset({B_READY_FOR_QUERY, B_ERROR_RESPONSE, B_PARAMETER_STATUS})
+_BACKEND_INTEREST = frozenset(
+    {B_READY_FOR_QUERY, B_ERROR_RESPONSE, B_PARAMETER_STATUS, B_NOTIFICATION}
+)
 _MARKER = "PROCTOR_REFUSED_"
 _COMMANDS = frozenset({F_QUERY, F_PARSE, F_FUNCTION_CALL})
 _perf = time.perf_counter
+_PID = struct.Struct("!i")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,7 @@ class Relay:
         "_observer",
         "_on_protocol_error",
         "_overhead",
+        "_pid_swap",
         "_recorder",
         "_refusals",
         "_seq",
@@ -84,6 +90,7 @@ class Relay:
         "last_active",
         "terminating",
         "tx_status",
+        "upstream_fatal",
     )
 
     def __init__(
@@ -98,6 +105,7 @@ class Relay:
         on_protocol_error: Callable[[str, ProtocolError], None],
         max_message_size: int,
         client_encoding: str,
+        backend_pid: tuple[int, int] | None = None,
     ) -> None:
         self._session_id = session_id
         self._connection = connection
@@ -119,6 +127,10 @@ class Relay:
         self._bytes_out = 0
         self.tx_status = TX_IDLE
         self.terminating = False
+        # The server sent FATAL/PANIC: it is closing, and its error is the client's last word.
+        self.upstream_fatal = False
+        # (real upstream pid, pid the gateway issued): notifications name the issued one.
+        self._pid_swap = backend_pid
         # When bytes last moved either way (perf_counter seconds), for the idle timeout.
         self.last_active = _perf()
 
@@ -257,7 +269,16 @@ class Relay:
                         )
                         splices.append((fm.start, fm.end, replacement))
                         continue
+                if fields.get("V", fields.get("S")) in ("FATAL", "PANIC"):
+                    self.upstream_fatal = True
                 self._record_error(fields)
+            elif mtype == B_NOTIFICATION:
+                swap = self._pid_swap
+                if swap is not None and len(fm.body) >= 4:
+                    (pid,) = _PID.unpack_from(fm.body, 0)
+                    if pid == swap[0]:
+                        body = _PID.pack(swap[1]) + fm.body[4:]
+                        splices.append((fm.start, fm.end, encode.message(B_NOTIFICATION, body)))
             elif mtype == B_PARAMETER_STATUS:
                 name, value = decode.parameter_status(fm.body)
                 if name == "client_encoding":

@@ -95,6 +95,7 @@ class PgSession:
         self._end_reason = "handshake_failed"
         self._client_rest = b""
         self._client_encoding = "UTF8"
+        self._backend_pid_swap: tuple[int, int] | None = None
         self.closed_event = asyncio.Event()
 
     # -- handshake -------------------------------------------------------------------------
@@ -329,6 +330,7 @@ class PgSession:
                 elif mtype == B_BACKEND_KEY_DATA:
                     pid, secret = decode.backend_key(body)
                     self._cancel_pid, key = self._register_cancel(pid, secret)
+                    self._backend_pid_swap = (pid, self._cancel_pid)
                     to_client.append(encode.backend_key_data(self._cancel_pid, key))
                 elif mtype == B_NEGOTIATE_PROTOCOL:
                     continue
@@ -365,6 +367,7 @@ class PgSession:
             on_protocol_error=self._relay_protocol_error,
             max_message_size=self.ctx.settings.max_message_size,
             client_encoding=self._client_encoding,
+            backend_pid=self._backend_pid_swap,
         )
         self._end_reason = "open"
         log.info("session_started", extra=self._log_fields())
@@ -390,7 +393,13 @@ class PgSession:
         self.close("client_terminated" if self.relay and self.relay.terminating else "client_gone")
 
     def _upstream_eof(self) -> None:
-        if self.relay is not None and not self.relay.terminating and self.relay.at_message_boundary:
+        relay = self.relay
+        if (
+            relay is not None
+            and not relay.terminating
+            and not relay.upstream_fatal
+            and relay.at_message_boundary
+        ):
             self.client.write(
                 encode.error_response(
                     "08006",
