@@ -169,7 +169,18 @@ class Gateway:
         return self.proc.returncode
 
 
-def write_config(directory: Path, shop: ShopDb, port: int, http_port: int, **gateway: Any) -> None:
+ALLOW_ALL_POLICY = Path(__file__).resolve().parents[1] / "policies" / "allow_all.yaml"
+
+
+def write_config(
+    directory: Path,
+    shop: ShopDb,
+    port: int,
+    http_port: int,
+    policy: Path | None = ALLOW_ALL_POLICY,
+    **gateway: Any,
+) -> None:
+    """A gateway config in ``directory``. ``policy``: a policy file (None: the built-in one)."""
     (directory / "secrets").mkdir(mode=0o700, exist_ok=True)
     (directory / "secrets" / "shop.pw").write_text(shop.app_password + "\n")
     listener_extra = gateway.pop("postgres_listener", {})
@@ -202,12 +213,20 @@ def write_config(directory: Path, shop: ShopDb, port: int, http_port: int, **gat
             *extra_connections,
         ],
     }
+    if policy is not None:
+        config["policy"] = {"file": str(policy)}
     (directory / "proctor.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-def launch_gateway(directory: Path, shop: ShopDb, workers: int = 1, **gateway: Any) -> Gateway:
+def launch_gateway(
+    directory: Path,
+    shop: ShopDb,
+    workers: int = 1,
+    policy: Path | None = ALLOW_ALL_POLICY,
+    **gateway: Any,
+) -> Gateway:
     port, http_port = free_port(), free_port()
-    write_config(directory, shop, port, http_port, workers=workers, **gateway)
+    write_config(directory, shop, port, http_port, policy=policy, workers=workers, **gateway)
     with (directory / "gateway.log").open("ab") as log:
         proc = subprocess.Popen(
             [

@@ -34,12 +34,17 @@ def _load(config_path: Path) -> ProctorConfig:
 )
 def gateway_command(config_path: Path, workers: int | None) -> None:
     """Run the gateway in the foreground (SIGTERM or Ctrl-C drains and stops it)."""
+    from proctor.policy import PolicyError, load_configured_policy
     from proctor.server import jsonlog, supervisor
     from proctor.server.spec import WorkerSpec
     from proctor.server.tls import TlsFiles, ensure_self_signed
     from proctor.store import open_store
 
     cfg = _load(config_path)
+    try:
+        policy = load_configured_policy(cfg)
+    except PolicyError as exc:
+        raise click.ClickException(str(exc)) from exc
     jsonlog.configure(cfg.gateway.log_level, pid=os.getpid())
     url = cfg.store.url
     # Migrate once, before any worker starts, so workers never race on the schema.
@@ -67,6 +72,7 @@ def gateway_command(config_path: Path, workers: int | None) -> None:
             run_dir=run_dir,
             tls_files=tls_files,
             store_factory=store_factory,
+            policy=policy,
         )
         for i in range(count)
     }

@@ -134,6 +134,7 @@ def _config(state: DemoState, workers: int) -> dict[str, object]:
         },
         "store": {"url": "sqlite:///state.db"},
         "recordings": {"dir": "recordings"},
+        "policy": {"file": "policy.yaml"},
         "connections": [
             {
                 "name": CONNECTION,
@@ -160,7 +161,14 @@ def prepare(
         stop(directory, log=log)
         old = DemoState.load(directory)
         PgCluster(Path(old.pg_data), old.pg_port, "x").destroy()
-        for name in ("demo.json", "state.db", "state.db-wal", "state.db-shm", "proctor.yaml"):
+        for name in (
+            "demo.json",
+            "state.db",
+            "state.db-wal",
+            "state.db-shm",
+            "proctor.yaml",
+            "policy.yaml",
+        ):
             (directory / name).unlink(missing_ok=True)
         for token in (directory / "tokens").glob("*.token"):
             token.unlink()
@@ -198,6 +206,10 @@ def prepare(
         marker.write_text("seeded\n")
     app_password = _read_or_make_secret(directory / "secrets" / "shop.pw")
     create_app_role(cluster.dsn(), APP_ROLE, app_password, DEMO_DATABASE)
+    policy = directory / "policy.yaml"
+    if not policy.exists():
+        # A copy the user may edit; `proctor demo --fresh` restores the shipped one.
+        policy.write_text((Path(__file__).parent / "policy.yaml").read_text())
     config = _config(state, workers)
     (directory / "proctor.yaml").write_text(
         "# Written by `proctor demo`. Secrets are ${file:…} references, never literals.\n"
@@ -385,6 +397,9 @@ Proctor demo is running.
 Connect as alice through Proctor:
   eval "$(.venv/bin/proctor demo --env --dir {d} --as alice)"
   psql -c 'select count(*) from customers'
+
+Try a guardrail (the session stays usable afterwards):
+  psql -c 'drop table customers'
 
 Then see what was recorded:
   .venv/bin/proctor sessions list --config {d}/proctor.yaml

@@ -22,20 +22,24 @@ allow and alert rules matched, the action becomes ``alert`` (allowed, with an ev
 by the first alert rule; ``Verdict.alerts`` lists the other matching alert rules (all of
 them when the deciding rule is not an alert).
 
-``decide`` is the hot path: rules are compiled at load (see ``conditions``), and a decision is
-a loop over rules whose conditions are set intersections and precompiled regex matches.
-``explain`` runs the same resolution with a trace of every rule and condition.
+``decide`` is the hot path. Rules are compiled at load (see ``conditions``). The conditions
+about the statement alone are evaluated once per Statement object and remembered (the analyzer
+caches analyses by text, so a repeated statement is the same object); per decision, only the
+remaining rules' identity, connection, client and time conditions run, and the resulting
+Verdict for a given set of matching rules is built once and reused (Verdicts are frozen).
+``explain`` evaluates everything afresh, with a trace of every rule, and resolves the same way.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from proctor.model import Action, Connection, Credential, Identity, Operation, Statement, Verdict
 from proctor.policy import conditions as c
@@ -74,48 +78,32 @@ _NO_CONNECTION = Connection(
 _NO_CONTEXT = DecisionContext(client_addr=None, now=datetime(2000, 1, 1, tzinfo=UTC))
 
 
+# Condition name in the language -> its compiler, given the value and what an unsure
+# condition answers (only client_addresses and text can be unsure).
+COMPILERS: dict[str, Callable[[Any, bool], Condition]] = {
+    "subjects": lambda value, unsure: c.Subjects(value),
+    "groups": lambda value, unsure: c.Groups(value),
+    "claims": lambda value, unsure: c.Claims(value),
+    "connections": lambda value, unsure: c.Connections(value),
+    "tags": lambda value, unsure: c.Tags(value),
+    "protocols": lambda value, unsure: c.Protocols(value),
+    "operations": lambda value, unsure: c.Operations(value),
+    "only_operations": lambda value, unsure: c.OnlyOperations(value),
+    "tables": lambda value, unsure: c.Tables(value),
+    "functions": lambda value, unsure: c.Functions(value),
+    "features": lambda value, unsure: c.Features(value),
+    "settings": lambda value, unsure: c.Settings(value),
+    "unfiltered": lambda value, unsure: c.Unfiltered(value),
+    "complete": lambda value, unsure: c.Complete(value),
+    "client_addresses": lambda value, unsure: c.ClientAddresses(value, unsure=unsure),
+    "time": lambda value, unsure: c.Time(value),
+    "text": lambda value, unsure: c.Text(value, unsure=unsure),
+}
+
+
 def _block(block: MatchBlock, *, unsure: bool) -> tuple[Condition, ...]:
-    """Compile one match (or unless) block; ``unsure`` is what a condition that cannot tell
-    answers (see ``conditions``)."""
-    compiled: list[Condition] = []
-    for key, value in block.given().items():
-        if key == "subjects":
-            compiled.append(c.Subjects(value))
-        elif key == "groups":
-            compiled.append(c.Groups(value))
-        elif key == "claims":
-            compiled.append(c.Claims(value))
-        elif key == "connections":
-            compiled.append(c.Connections(value))
-        elif key == "tags":
-            compiled.append(c.Tags(value))
-        elif key == "protocols":
-            compiled.append(c.Protocols(value))
-        elif key == "operations":
-            compiled.append(c.Operations(value))
-        elif key == "only_operations":
-            compiled.append(c.OnlyOperations(value))
-        elif key == "tables":
-            compiled.append(c.Tables(value))
-        elif key == "functions":
-            compiled.append(c.Functions(value))
-        elif key == "features":
-            compiled.append(c.Features(value))
-        elif key == "settings":
-            compiled.append(c.Settings(value))
-        elif key == "unfiltered":
-            compiled.append(c.Unfiltered(value))
-        elif key == "complete":
-            compiled.append(c.Complete(value))
-        elif key == "client_addresses":
-            compiled.append(c.ClientAddresses(value, unsure=unsure))
-        elif key == "time":
-            compiled.append(c.Time(value))
-        elif key == "text":
-            compiled.append(c.Text(value, unsure=unsure))
-        else:  # pragma: no cover - the schema and this list are kept in step by tests
-            raise AssertionError(f"no compiler for condition {key!r}")
-    return tuple(compiled)
+    """Compile one match (or unless) block, conditions in the schema's order."""
+    return tuple(COMPILERS[key](value, unsure) for key, value in block.given().items())
 
 
 # (statement, rules whose statement-only conditions hold, whether it is incomplete)

@@ -243,6 +243,8 @@ def _ip_address(value: object) -> str:
 def _days(value: object) -> tuple[int, ...]:
     """``mon``, ``mon-fri`` (ranges wrap: ``fri-mon``) -> day numbers, Monday 0."""
     expected = f"expected a day ({', '.join(DAYS)}) or a range such as mon-fri"
+    if isinstance(value, tuple):  # the default, already normalised (YAML gives no tuples)
+        return value
     if not isinstance(value, str):
         raise fail("day", expected)
     text = value.strip().lower()
@@ -258,9 +260,11 @@ def _days(value: object) -> tuple[int, ...]:
     return tuple((start + step) % 7 for step in range((end - start) % 7 + 1))
 
 
-def _hour_range(value: object) -> tuple[int, int]:
+def _hour_range(value: object) -> tuple[int, ...]:
     """``"09:00-17:30"`` -> minutes since midnight ``(540, 1050)``; the end is exclusive."""
     expected = "expected a time range such as 09:00-17:30 (24:00 may end a range)"
+    if isinstance(value, tuple):  # the default, already normalised (YAML gives no tuples)
+        return value
     match = _HOUR_RANGE.fullmatch(value.strip()) if isinstance(value, str) else None
     if match is None:
         raise fail("hours", expected)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import mmap
+import os
 import secrets
 import struct
 from collections.abc import Awaitable, Callable
@@ -29,6 +31,45 @@ MAX_WORKERS = 126
 CANCEL_FORWARD_WAIT = 10.0
 
 
+class PidMap:
+    """Real backend pid -> the pid the gateway issued for it, shared by all workers.
+
+    NotificationResponse names the notifying backend by its real pid, while clients only know
+    issued pids; any worker may need to translate a pid another worker issued. A shared,
+    file-backed array indexed by real pid (Linux pids are below 2^22) makes that one memory
+    read. The file is sparse: only pages holding live pids take space.
+    """
+
+    SLOTS = 1 << 22
+
+    def __init__(self, path: Path) -> None:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_size != self.SLOTS * 4:
+                os.ftruncate(fd, self.SLOTS * 4)
+            self._mm = mmap.mmap(fd, self.SLOTS * 4)
+        finally:
+            os.close(fd)
+        self._slots = memoryview(self._mm).cast("i")
+
+    def set(self, real: int, issued: int) -> None:
+        if 0 < real < self.SLOTS:
+            self._slots[real] = issued
+
+    def clear(self, real: int, issued: int) -> None:
+        if 0 < real < self.SLOTS and self._slots[real] == issued:
+            self._slots[real] = 0
+
+    def issued(self, real: int) -> int | None:
+        if 0 < real < self.SLOTS:
+            return self._slots[real] or None
+        return None
+
+    def close(self) -> None:
+        self._slots.release()
+        self._mm.close()
+
+
 class CancelRouter:
     def __init__(
         self,
@@ -43,6 +84,7 @@ class CancelRouter:
         self._send = send
         self._keys: dict[int, tuple[int, CancelTarget]] = {}
         self._counter = secrets.randbelow(_COUNTER_MASK)
+        self.pids = PidMap(run_dir / "pids.map")
         self._server: asyncio.AbstractServer | None = None
 
     def socket_path(self, worker_index: int) -> Path:
@@ -57,10 +99,16 @@ class CancelRouter:
                 break
         secret = secrets.randbits(32) - (1 << 31)
         self._keys[pid] = (secret, target)
+        self.pids.set(target.pid, pid)
         return pid, secret
 
     def unregister(self, pid: int) -> None:
-        self._keys.pop(pid, None)
+        entry = self._keys.pop(pid, None)
+        if entry is not None:
+            self.pids.clear(entry[1].pid, pid)
+
+    def issued_pid(self, real_pid: int) -> int | None:
+        return self.pids.issued(real_pid)
 
     async def cancel(self, pid: int, secret: int) -> None:
         owner = (pid >> _WORKER_SHIFT) - 1
@@ -132,3 +180,4 @@ class CancelRouter:
             self._server.close()
             await self._server.wait_closed()
             self.socket_path(self._index).unlink(missing_ok=True)
+        self.pids.close()

@@ -65,6 +65,12 @@ class Metrics:
             ["connection", "verdict"],
             registry=reg,
         )
+        self.denials = Counter(
+            "proctor_policy_denials",
+            "Commands refused or held by policy, by connection and rule.",
+            ["connection", "rule"],
+            registry=reg,
+        )
         self.bytes = Counter(
             "proctor_bytes", "Bytes relayed, by direction.", ["direction"], registry=reg
         )
@@ -100,6 +106,9 @@ class Metrics:
         pending = self._pending_statements
         key = (connection, verdict)
         pending[key] = pending.get(key, 0) + 1
+
+    def denial(self, connection: str, rule: str) -> None:
+        self.denials.labels(connection, rule).inc()
 
     def bytes_moved(self, client_to_server: int, server_to_client: int) -> None:
         self.bytes.labels("client_to_server").inc(client_to_server)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from proctor.config import ProctorConfig
+    from proctor.policy import Policy
     from proctor.server.tls import TlsFiles
     from proctor.store.interfaces import Store
 
@@ -23,3 +24,4 @@ class WorkerSpec:
     run_dir: Path
     tls_files: TlsFiles | None
     store_factory: Callable[[], Store]
+    policy: Policy

@@ -44,6 +44,7 @@ class StreamProtocol(asyncio.Protocol):
         self._on_data: Callable[[bytes], None] = self._buffer_data
         self._on_eof: Callable[[], None] | None = None
         self._peer = "?"
+        self._peer_host: str | None = None
         self._tls = False
         self._reading_paused = False
         self.connection_lost_event = asyncio.Event()
@@ -53,7 +54,10 @@ class StreamProtocol(asyncio.Protocol):
         # uvloop's transports do not subclass asyncio.Transport but implement it.
         self.transport = cast(asyncio.Transport, transport)
         self.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
-        self._peer = _format_peer(transport.get_extra_info("peername"))
+        peername = transport.get_extra_info("peername")
+        self._peer = _format_peer(peername)
+        if isinstance(peername, tuple) and peername:
+            self._peer_host = str(peername[0])
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             # Small request/response messages: never wait for Nagle to coalesce them.
@@ -118,6 +122,10 @@ class StreamProtocol(asyncio.Protocol):
     @property
     def peer(self) -> str:
         return self._peer
+
+    @property
+    def peer_host(self) -> str | None:
+        return self._peer_host
 
     @property
     def is_tls(self) -> bool:

@@ -22,6 +22,7 @@ from proctor.server.pg_listener import PgListener
 from proctor.server.spec import WorkerSpec
 from proctor.server.streams import TcpNetwork
 from proctor.server.tls import server_context
+from proctor.sql import Analyzer
 
 log = logging.getLogger("proctor.worker")
 
@@ -99,6 +100,8 @@ class Worker:
                 network=network,
                 cancel_keys=cancel,
                 observer=metrics,
+                policy=spec.policy,
+                analyzer=Analyzer(),
             )
             tls = server_context(spec.tls_files) if spec.tls_files else None
             listener = PgListener(

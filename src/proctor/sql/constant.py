@@ -42,6 +42,12 @@ def always_true(where: Any) -> bool:
     return _value(where, 0) is True
 
 
+def never_true(expression: Any) -> bool:
+    """True when the (wrapped) expression is false or NULL for every row (``ON false``)."""
+    value = _value(expression, 0)
+    return value is False or value is NULL
+
+
 def _bool_from_text(text: str) -> Any:
     # PostgreSQL's boolin: a unique prefix of true/false/yes/no, or on/off/1/0.
     word = text.strip().lower()

@@ -52,7 +52,7 @@ from proctor.sql.catalog import (
     RELATION_OBJECTS,
     STATEMENT_OPERATIONS,
 )
-from proctor.sql.constant import always_true
+from proctor.sql.constant import always_true, never_true
 
 MAX_TEXT_CHARS = 1_000_000  # longer text is not parsed: complete=False
 MAX_DEPTH = 20_000  # parse tree depth the walker follows (libpg_query's own limit is lower)
@@ -461,10 +461,11 @@ def _func_call(w: _Walker, body: Node, ctx: _Ctx, depth: int) -> None:
         name = ".".join(names)
         w.facts.functions.add(name)
         bare = names[-1].lower()
-        if bare in DYNAMIC_SQL_FUNCTIONS:
+        args = body.get("args") or []
+        # ts_rewrite(query, target, substitute) is pure; ts_rewrite(query, 'SELECT ...') runs SQL
+        if bare in DYNAMIC_SQL_FUNCTIONS and not (bare == "ts_rewrite" and len(args) == 3):
             w.facts.incomplete(f"{name}() runs SQL or reads tables the analyzer cannot see")
         elif bare == "set_config":
-            args = body.get("args") or []
             setting = _redact._argument_text(args[0]) if args else None
             if setting is None:
                 w.facts.incomplete("set_config() with a setting name that is not a constant")
@@ -516,14 +517,32 @@ _MERGE_COMMANDS = {"CMD_UPDATE": Op.UPDATE, "CMD_INSERT": Op.INSERT, "CMD_DELETE
 
 def _merge(w: _Walker, body: Node, ctx: _Ctx, depth: int) -> None:
     w.effect(Op.MERGE, ctx)
+    # MERGE ... ON true WHEN MATCHED THEN DELETE touches every row, as DELETE without WHERE;
+    # so does ON false WHEN NOT MATCHED BY SOURCE THEN DELETE.
+    join = body.get("joinCondition")
+    join_always, join_never = always_true(join), never_true(join)
     for clause in body.get("mergeWhenClauses", []):
         wrapped = unwrap(clause)
         if wrapped is None:
             w.facts.incomplete("unexpected parse tree shape in MERGE")
             continue
-        command = _MERGE_COMMANDS.get(str(wrapped[1].get("commandType")))
-        if command is not None:
-            w.effect(command, ctx)
+        when = wrapped[1]
+        command = _MERGE_COMMANDS.get(str(when.get("commandType")))
+        if command is None:
+            continue
+        w.effect(command, ctx)
+        every_row = (
+            join_always
+            if when.get("matchKind") == "MERGE_WHEN_MATCHED"
+            else join_never and when.get("matchKind") == "MERGE_WHEN_NOT_MATCHED_BY_SOURCE"
+        )
+        if (
+            ctx.effective
+            and command is not Op.INSERT
+            and every_row
+            and ("condition" not in when or always_true(when["condition"]))
+        ):
+            w.facts.unfiltered.add(command)
     w.target(body.get("relation"), ctx, also_read=True)
     inner = w.with_clause(body, ctx, depth)
     w.children("MergeStmt", body, inner, depth, skip=("relation", "withClause"))

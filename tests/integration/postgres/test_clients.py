@@ -141,7 +141,7 @@ def test_listen_notify_and_notices(gateway: Gateway) -> None:
         assert [payload for payload, _ in got] == ["hello", "self"]
         # A client recognises its own notifications by the pid it was given.
         assert got[1][1] == listener.info.backend_pid
-        assert got[0][1] != listener.info.backend_pid
+        assert got[0][1] == sender.info.backend_pid
         listener.execute("do $$ begin raise notice 'note %', 42; end $$")
         assert notices == ["note 42"]
 

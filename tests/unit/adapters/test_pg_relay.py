@@ -5,9 +5,33 @@ from __future__ import annotations
 
 import struct
 
+from typing import Any
+
 from proctor.adapters.postgres.relay import Relay
 from proctor.codecs.pgwire import BackendScanner, ProtocolError, decode, encode
-from proctor.model import StatementRecord
+from proctor.model import Connection, Credential, Identity, StatementRecord
+from proctor.pipeline.gate import CommandGate
+from proctor.policy import Policy
+from proctor.sql import Analyzer, prepared_statements
+
+POLICY: dict[str, Any] = {
+    "version": 1,
+    "default": "allow",
+    "rules": [
+        {
+            "name": "no-drop",
+            "action": "deny",
+            "message": "dropping tables is not allowed here",
+            "match": {"operations": ["drop"]},
+        },
+        {
+            "name": "review-deletes",
+            "action": "review",
+            "message": "deletes need a second pair of eyes",
+            "match": {"operations": ["delete"]},
+        },
+    ],
+}
 
 
 class Recorder:
@@ -38,6 +62,9 @@ class Observer:
     def added_latency(self, seconds: float) -> None:
         self.latencies.append(seconds)
 
+    def denial(self, connection: str, rule: str) -> None:
+        self.verdicts.append(f"denial:{rule}")
+
 
 class Harness:
     def __init__(self) -> None:
@@ -46,10 +73,28 @@ class Harness:
         self.errors: list[ProtocolError] = []
         self.recorder = Recorder()
         self.observer = Observer()
-        self.relay = Relay(
+        gate = CommandGate(
             session_id="ses_test",
-            connection="shop",
+            identity=Identity(subject="alice", groups=frozenset({"analyst"})),
+            connection=Connection(
+                name="shop",
+                protocol="postgres",
+                host="127.0.0.1",
+                port=5432,
+                database="shop",
+                credential=Credential(username="app"),
+            ),
+            analyze=Analyzer().analyze,
+            prepared_names=prepared_statements,
+            policy=Policy.from_dict(POLICY),
             recorder=self.recorder,
+            observer=self.observer,
+            client_addr="127.0.0.1",
+            protocol="postgres",
+        )
+        self.relay = Relay(
+            connection="shop",
+            gate=gate,
             observer=self.observer,
             to_client=self.to_client.append,
             to_upstream=self.to_upstream.append,
@@ -111,6 +156,7 @@ def test_refusal_when_recording_is_unavailable_replaces_the_command() -> None:
     sent = decode.query(body)
     assert sent.startswith("PROCTOR_REFUSED_") and "drop" not in sent
     assert h.observer.verdicts == ["refused"]
+    assert h.recorder.records == []  # nothing could be recorded: nothing ran
     # The server rejects the marker; the relay turns that error into the gateway's own.
     server_error = encode.error_response("42601", f'syntax error at or near "{sent}"')
     h.relay.upstream_data(server_error + ready())
@@ -125,7 +171,7 @@ def test_refused_parse_keeps_statement_name_and_the_rest_of_the_batch() -> None:
     h = Harness()
     h.recorder.healthy = False
     bind = encode.message("B", b"\x00s1\x00\x00\x00\x00\x00\x00\x00")
-    h.relay.client_data(parse("s1", "delete from t") + bind + encode.message("S", b""))
+    h.relay.client_data(parse("s1", "drop table t") + bind + encode.message("S", b""))
     msgs = h.upstream_messages()
     assert [m[0] for m in msgs] == ["P", "B", "S"]
     p = decode.parse(msgs[0][1])
@@ -193,3 +239,58 @@ def test_terminate_is_noticed() -> None:
     h = Harness()
     h.relay.client_data(encode.terminate())
     assert h.relay.terminating and h.to_upstream == [encode.terminate()]
+
+
+def test_policy_denial_names_the_rule_and_keeps_the_session_in_step() -> None:
+    h = Harness()
+    h.relay.client_data(q("/* harmless */ DrOp TABLE customers"))
+    ((kind, body),) = h.upstream_messages()
+    marker = decode.query(body)
+    assert marker.startswith("PROCTOR_REFUSED_")
+    record = h.recorder.records[-1]
+    assert (record.verdict, record.rule, record.kind) == ("deny", "no-drop", "query")
+    h.relay.upstream_data(
+        encode.error_response("42601", f'syntax error at or near "{marker}"') + ready()
+    )
+    (_, ebody), (ztype, _) = h.client_messages()
+    fields = decode.fields(ebody)
+    assert fields["C"] == "42501" and ztype == "Z"
+    assert fields["M"] == 'denied by policy rule "no-drop": dropping tables is not allowed here'
+    assert "denial:no-drop" in h.observer.verdicts
+
+
+def test_review_is_refused_until_approvals_exist() -> None:
+    h = Harness()
+    h.relay.client_data(q("with d as (delete from t where id = 1 returning *) select * from d"))
+    marker = decode.query(h.upstream_messages()[0][1])
+    h.relay.upstream_data(encode.error_response("42601", f'at or near "{marker}"') + ready())
+    fields = decode.fields(h.client_messages()[0][1])
+    assert fields["M"].startswith('approval required by policy rule "review-deletes"')
+
+
+def test_a_batch_with_one_denied_statement_is_refused_whole() -> None:
+    h = Harness()
+    h.relay.client_data(q("select 1; drop table t; select 2"))
+    ((_, body),) = h.upstream_messages()
+    assert decode.query(body).startswith("PROCTOR_REFUSED_")
+
+
+def test_sql_prepare_and_execute_are_judged_by_what_they_run() -> None:
+    h = Harness()
+    h.relay.client_data(q("prepare p as select 1"))
+    h.relay.client_data(q("execute p"))
+    assert [decode.query(b) for _, b in h.upstream_messages()] == [
+        "prepare p as select 1",
+        "execute p",
+    ]
+    h.relay.client_data(q("prepare d as drop table t"))
+    assert decode.query(h.upstream_messages()[-1][1]).startswith("PROCTOR_REFUSED_")
+
+
+def test_function_call_message_is_refused_unless_allowed() -> None:
+    h = Harness()
+    call = encode.message("F", struct.pack("!IhhhihI", 1598, 0, 1, 0, 0, 0, 0)[:-4] + b"\x00\x00")
+    h.relay.client_data(call)
+    ((kind, body),) = h.upstream_messages()
+    assert kind == "Q" and decode.query(body).startswith("PROCTOR_REFUSED_")
+    assert h.recorder.records[-1].kind == "function-call"

@@ -11,7 +11,9 @@ from typing import Protocol
 
 from proctor.identity.authenticator import Authenticator
 from proctor.model import Connection
+from proctor.pipeline.gate import PolicyDecider
 from proctor.recording.writer import RecorderFactory
+from proctor.sql import Analyzer
 
 
 class UpstreamTlsError(Exception):
@@ -35,6 +37,11 @@ class StreamIO(Protocol):
 
 
 class ClientIO(StreamIO, Protocol):
+    @property
+    def peer_host(self) -> str | None:
+        """The client's IP address (no port); None for a Unix socket."""
+        ...
+
     @property
     def is_tls(self) -> bool: ...
     @property
@@ -67,6 +74,10 @@ class CancelKeys(Protocol):
         ...
 
     def unregister(self, pid: int) -> None: ...
+    def issued_pid(self, real_pid: int) -> int | None:
+        """The pid issued for a real backend pid of any session of this gateway."""
+        ...
+
     async def cancel(self, pid: int, secret: int) -> None:
         """Forward a CancelRequest to whichever upstream backend the key names, if any."""
         ...
@@ -82,6 +93,7 @@ class SessionObserver(Protocol):
     def bytes_moved(self, client_to_server: int, server_to_client: int) -> None: ...
     def protocol_error(self, side: str) -> None: ...
     def added_latency(self, seconds: float) -> None: ...
+    def denial(self, connection: str, rule: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +115,5 @@ class PgContext:
     network: Network
     cancel_keys: CancelKeys
     observer: SessionObserver
+    policy: PolicyDecider
+    analyzer: Analyzer

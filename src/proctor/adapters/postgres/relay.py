@@ -21,7 +21,6 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from proctor.adapters.postgres.ports import SessionObserver
 from proctor.codecs.pgwire import (
@@ -46,8 +45,8 @@ from proctor.codecs.pgwire.constants import (
     TX_IDLE,
 )
 from proctor.codecs.pgwire.encodings import python_codec
-from proctor.model import StatementRecord
-from proctor.recording.writer import SessionRecorder
+from proctor.model import Action, Operation, Statement, Verdict
+from proctor.pipeline.gate import CommandGate, RecordingUnavailableError
 
 _BACKEND_INTEREST = frozenset(
     {B_READY_FOR_QUERY, B_ERROR_RESPONSE, B_PARAMETER_STATUS, B_NOTIFICATION}
@@ -63,6 +62,7 @@ class Refusal:
     sqlstate: str
     message: str
     detail: str | None
+    hint: str | None
     cycle: int
 
 
@@ -75,16 +75,14 @@ class Relay:
         "_connection",
         "_cycles_done",
         "_cycles_sent",
-        "_events",
         "_frontend",
+        "_gate",
         "_observer",
         "_on_protocol_error",
         "_overhead",
         "_pid_swap",
-        "_recorder",
         "_refusals",
         "_seq",
-        "_session_id",
         "_to_client",
         "_to_upstream",
         "last_active",
@@ -96,20 +94,18 @@ class Relay:
     def __init__(
         self,
         *,
-        session_id: str,
         connection: str,
-        recorder: SessionRecorder,
+        gate: CommandGate,
         observer: SessionObserver,
         to_client: Callable[[bytes], None],
         to_upstream: Callable[[bytes], None],
         on_protocol_error: Callable[[str, ProtocolError], None],
         max_message_size: int,
         client_encoding: str,
-        backend_pid: tuple[int, int] | None = None,
+        issued_pid: Callable[[int], int | None] | None = None,
     ) -> None:
-        self._session_id = session_id
         self._connection = connection
-        self._recorder = recorder
+        self._gate = gate
         self._observer = observer
         self._to_client = to_client
         self._to_upstream = to_upstream
@@ -118,7 +114,6 @@ class Relay:
         self._backend = BackendScanner(_BACKEND_INTEREST)
         self._codec = python_codec(client_encoding)
         self._seq = 0  # commands seen
-        self._events = 0  # records written: commands and errors share one sequence
         self._refusals: dict[str, Refusal] = {}
         self._cycles_sent = 0
         self._cycles_done = 0
@@ -129,8 +124,8 @@ class Relay:
         self.terminating = False
         # The server sent FATAL/PANIC: it is closing, and its error is the client's last word.
         self.upstream_fatal = False
-        # (real upstream pid, pid the gateway issued): notifications name the issued one.
-        self._pid_swap = backend_pid
+        # Real backend pid -> the pid the gateway issued: notifications name the issued one.
+        self._pid_swap = issued_pid
         # When bytes last moved either way (perf_counter seconds), for the idle timeout.
         self.last_active = _perf()
 
@@ -186,45 +181,41 @@ class Relay:
         self._overhead += _perf() - started
 
     def _command(self, msg: Message) -> bytes | None:
-        """Record one command; return a replacement when it must not reach the server."""
+        """Judge and record one command; return a replacement when it must not run."""
         mtype = msg.type
+        statement: Statement | None = None
         if mtype == F_QUERY:
             text, kind = decode.query(msg.body, self._codec), "query"
         elif mtype == F_PARSE:
-            parsed = decode.parse(msg.body, self._codec)
-            text, kind = parsed.query, "parse"
+            text, kind = decode.parse(msg.body, self._codec).query, "parse"
         else:
-            text, kind = (
-                f"<function call oid={decode.function_call_oid(msg.body)}>",
-                "function-call",
-            )
+            statement = function_call_statement(decode.function_call_oid(msg.body))
+            text, kind = statement.text, "function-call"
         self._seq += 1
-        if not self._recorder.healthy:
+        try:
+            _, verdict = self._gate.check(text, kind, statement)
+        except RecordingUnavailableError:
             # Fail closed: a command that cannot be recorded does not run.
             self._observer.statement(self._connection, "refused")
             return self._refuse(
                 msg, "58030", "Proctor refused the command: the session recording is unavailable"
             )
-        self._events += 1
-        self._recorder.statement(
-            StatementRecord(
-                session_id=self._session_id,
-                seq=self._events,
-                at=datetime.now(UTC),
-                text=text,
-                kind=kind,
-            )
-        )
-        self._observer.statement(self._connection, "allow")
-        return None
+        if verdict.allowed:
+            return None
+        return self._refuse(msg, "42501", *refusal_text(verdict))
 
     def _refuse(
-        self, msg: Message, sqlstate: str, message: str, detail: str | None = None
+        self,
+        msg: Message,
+        sqlstate: str,
+        message: str,
+        detail: str | None = None,
+        hint: str | None = None,
     ) -> bytes:
         nonce = secrets.token_hex(8)
         marker = _MARKER + nonce
         cycle = self._cycles_sent
-        self._refusals[nonce] = Refusal(sqlstate, message, detail, cycle)
+        self._refusals[nonce] = Refusal(sqlstate, message, detail, hint, cycle)
         if msg.type == F_PARSE:
             name = decode.parse(msg.body, self._codec).name
             body = name.encode(self._codec) + b"\x00" + marker.encode() + b"\x00\x00\x00"
@@ -265,7 +256,10 @@ class Relay:
                     refusal = self._refusals.pop(nonce, None)
                     if refusal is not None:
                         replacement = encode.error_response(
-                            refusal.sqlstate, refusal.message, detail=refusal.detail
+                            refusal.sqlstate,
+                            refusal.message,
+                            detail=refusal.detail,
+                            hint=refusal.hint,
                         )
                         splices.append((fm.start, fm.end, replacement))
                         continue
@@ -275,9 +269,9 @@ class Relay:
             elif mtype == B_NOTIFICATION:
                 swap = self._pid_swap
                 if swap is not None and len(fm.body) >= 4:
-                    (pid,) = _PID.unpack_from(fm.body, 0)
-                    if pid == swap[0]:
-                        body = _PID.pack(swap[1]) + fm.body[4:]
+                    issued = swap(_PID.unpack_from(fm.body, 0)[0])
+                    if issued is not None:
+                        body = _PID.pack(issued) + fm.body[4:]
                         splices.append((fm.start, fm.end, encode.message(B_NOTIFICATION, body)))
             elif mtype == B_PARAMETER_STATUS:
                 name, value = decode.parameter_status(fm.body)
@@ -297,15 +291,38 @@ class Relay:
     def _record_error(self, fields: dict[str, str]) -> None:
         # Only severity and SQLSTATE: the message text can carry row values (a unique
         # violation quotes the key), and nothing unmasked may reach a recording.
-        self._events += 1
-        self._recorder.statement(
-            StatementRecord(
-                session_id=self._session_id,
-                seq=self._events,
-                at=datetime.now(UTC),
-                text="",
-                kind="error",
-                verdict="error",
-                error=f"{fields.get('V', fields.get('S', 'ERROR'))} {fields.get('C', '')}",
-            )
+        self._gate.record(
+            text="",
+            kind="error",
+            verdict="error",
+            error=f"{fields.get('V', fields.get('S', 'ERROR'))} {fields.get('C', '')}",
         )
+
+
+def function_call_statement(oid: int) -> Statement:
+    """The FunctionCall message names its function by OID only: nothing to analyze, so the
+    command is incomplete and policy refuses it unless a rule allows such calls."""
+    text = f"<function call oid={oid}>"
+    return Statement(
+        text=text,
+        operation=Operation.CALL,
+        effects=frozenset({Operation.CALL}),
+        functions=frozenset({f"oid:{oid}"}),
+        complete=False,
+        notes=("FunctionCall protocol message: the function is known only by its OID",),
+        redacted_text=text,
+    )
+
+
+def refusal_text(verdict: Verdict) -> tuple[str, str | None, str | None]:
+    """Message, detail and hint of the error a refused command gets."""
+    rule = f'policy rule "{verdict.rule}"' if verdict.rule else "the default policy"
+    reason = verdict.message or "not allowed"
+    if verdict.action is Action.REVIEW:
+        return (
+            f"approval required by {rule}: {reason}",
+            "The statement was not run. Approvals are not enabled on this gateway yet, so a "
+            "statement that needs review is refused.",
+            None,
+        )
+    return (f"denied by {rule}: {reason}", "The statement was not run.", None)

@@ -57,7 +57,9 @@ from proctor.codecs.pgwire.constants import (
 )
 from proctor.identity.authenticator import AuthenticationError
 from proctor.model import Connection, Identity, SessionEnd, SessionStart
+from proctor.pipeline.gate import CommandGate
 from proctor.recording.writer import RecordingUnavailable, SessionRecorder
+from proctor.sql import prepared_statements
 
 log = logging.getLogger("proctor.postgres")
 
@@ -95,7 +97,6 @@ class PgSession:
         self._end_reason = "handshake_failed"
         self._client_rest = b""
         self._client_encoding = "UTF8"
-        self._backend_pid_swap: tuple[int, int] | None = None
         self.closed_event = asyncio.Event()
 
     # -- handshake -------------------------------------------------------------------------
@@ -330,7 +331,6 @@ class PgSession:
                 elif mtype == B_BACKEND_KEY_DATA:
                     pid, secret = decode.backend_key(body)
                     self._cancel_pid, key = self._register_cancel(pid, secret)
-                    self._backend_pid_swap = (pid, self._cancel_pid)
                     to_client.append(encode.backend_key_data(self._cancel_pid, key))
                 elif mtype == B_NEGOTIATE_PROTOCOL:
                     continue
@@ -357,17 +357,29 @@ class PgSession:
         assert self.upstream is not None and self._recorder is not None
         assert self.connection is not None
         upstream = self.upstream
-        self.relay = Relay(
+        assert self.identity is not None
+        gate = CommandGate(
             session_id=self.id,
-            connection=self.connection.name,
+            identity=self.identity,
+            connection=self.connection,
+            analyze=self.ctx.analyzer.analyze,
+            prepared_names=prepared_statements,
+            policy=self.ctx.policy,
             recorder=self._recorder,
+            observer=self.ctx.observer,
+            client_addr=self.client.peer_host,
+            protocol="postgres",
+        )
+        self.relay = Relay(
+            connection=self.connection.name,
+            gate=gate,
             observer=self.ctx.observer,
             to_client=self.client.write,
             to_upstream=upstream.write,
             on_protocol_error=self._relay_protocol_error,
             max_message_size=self.ctx.settings.max_message_size,
             client_encoding=self._client_encoding,
-            backend_pid=self._backend_pid_swap,
+            issued_pid=self.ctx.cancel_keys.issued_pid,
         )
         self._end_reason = "open"
         log.info("session_started", extra=self._log_fields())

@@ -1,0 +1,147 @@
+"""The per-command hooks every protocol adapter runs before forwarding: analyze, decide, record.
+
+One ``CommandGate`` per session (made by a factory per connection, never shared: one
+session's prepared statements must never inform another's decisions). The adapter passes the
+command text; the gate returns the verdict, having recorded the command with that verdict
+*before* the adapter forwards anything (audit before forward).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Protocol
+
+from proctor.model import (
+    Action,
+    Connection,
+    Identity,
+    Operation,
+    Statement,
+    StatementRecord,
+    Verdict,
+)
+from proctor.policy.context import DecisionContext
+from proctor.recording.writer import SessionRecorder
+
+Analyze = Callable[[str, Mapping[str, Statement] | None], Statement]
+PreparedNames = Callable[[str], Mapping[str, Statement]]
+
+
+class PolicyDecider(Protocol):
+    def decide(
+        self,
+        statement: Statement,
+        identity: Identity,
+        connection: Connection,
+        context: DecisionContext,
+    ) -> Verdict: ...
+
+
+class GateObserver(Protocol):
+    def statement(self, connection: str, verdict: str) -> None: ...
+    def denial(self, connection: str, rule: str) -> None: ...
+
+
+class RecordingUnavailableError(Exception):
+    """The command cannot be recorded, so it must not run."""
+
+
+class CommandGate:
+    __slots__ = (
+        "_analyze",
+        "_client_addr",
+        "_connection",
+        "_events",
+        "_identity",
+        "_observer",
+        "_policy",
+        "_prepared",
+        "_prepared_names",
+        "_protocol",
+        "_recorder",
+        "_session_id",
+        "commands",
+    )
+
+    def __init__(
+        self,
+        *,
+        session_id: str,
+        identity: Identity,
+        connection: Connection,
+        analyze: Analyze,
+        prepared_names: PreparedNames,
+        policy: PolicyDecider,
+        recorder: SessionRecorder,
+        observer: GateObserver,
+        client_addr: str | None,
+        protocol: str,
+    ) -> None:
+        self._session_id = session_id
+        self._identity = identity
+        self._connection = connection
+        self._analyze = analyze
+        self._prepared_names = prepared_names
+        self._policy = policy
+        self._recorder = recorder
+        self._observer = observer
+        self._client_addr = client_addr
+        self._protocol = protocol
+        # SQL-level PREPAREd statements of this session, so EXECUTE is judged by what it runs.
+        self._prepared: dict[str, Statement] = {}
+        self._events = 0
+        self.commands = 0
+
+    def check(
+        self, text: str, kind: str, statement: Statement | None = None
+    ) -> tuple[Statement, Verdict]:
+        """Analyze (unless ``statement`` is given), decide and record one command.
+
+        Raises RecordingUnavailableError when the command could not be recorded.
+        """
+        if not self._recorder.healthy:
+            raise RecordingUnavailableError
+        if statement is None:
+            statement = self._analyze(text, self._prepared or None)
+        context = DecisionContext(
+            client_addr=self._client_addr, now=datetime.now(UTC), protocol=self._protocol
+        )
+        verdict = self._policy.decide(statement, self._identity, self._connection, context)
+        self.commands += 1
+        self.record(
+            text=statement.redacted_text or text,
+            kind=kind,
+            verdict=verdict.action.value,
+            rule=verdict.rule,
+        )
+        connection = self._connection.name
+        self._observer.statement(connection, verdict.action.value)
+        if verdict.action in (Action.DENY, Action.REVIEW) and verdict.rule:
+            self._observer.denial(connection, verdict.rule)
+        if verdict.allowed and Operation.PREPARE in statement.effects:
+            self._prepared.update(self._prepared_names(text))
+        return statement, verdict
+
+    def record(
+        self,
+        *,
+        text: str,
+        kind: str,
+        verdict: str,
+        rule: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        self._events += 1
+        self._recorder.statement(
+            StatementRecord(
+                session_id=self._session_id,
+                seq=self._events,
+                at=datetime.now(UTC),
+                text=text,
+                kind=kind,
+                verdict=verdict,
+                error=error,
+                rule=rule,
+            )
+        )
