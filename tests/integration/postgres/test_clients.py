@@ -181,9 +181,11 @@ def test_backend_key_is_issued_by_the_gateway(gateway: Gateway, shop_db: ShopDb)
 
 
 def test_server_fatal_is_the_last_word(gateway: Gateway) -> None:
-    with psycopg.connect(gateway.dsn("admin"), autocommit=True) as conn:
-        with pytest.raises(psycopg.errors.AdminShutdown):
-            conn.execute("select pg_terminate_backend(pg_backend_pid())")
+    with (
+        psycopg.connect(gateway.dsn("admin"), autocommit=True) as conn,
+        pytest.raises(psycopg.errors.AdminShutdown),
+    ):
+        conn.execute("select pg_terminate_backend(pg_backend_pid())")
     res = subprocess.run(
         ["psql", "-X", "-c", "select pg_terminate_backend(pg_backend_pid())"],
         env=gateway.env("alice"),

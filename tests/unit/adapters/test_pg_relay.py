@@ -4,7 +4,6 @@ and refusals that keep the session in step with the server."""
 from __future__ import annotations
 
 import struct
-
 from typing import Any
 
 from proctor.adapters.postgres.relay import Relay
@@ -244,7 +243,7 @@ def test_terminate_is_noticed() -> None:
 def test_policy_denial_names_the_rule_and_keeps_the_session_in_step() -> None:
     h = Harness()
     h.relay.client_data(q("/* harmless */ DrOp TABLE customers"))
-    ((kind, body),) = h.upstream_messages()
+    ((_kind, body),) = h.upstream_messages()
     marker = decode.query(body)
     assert marker.startswith("PROCTOR_REFUSED_")
     record = h.recorder.records[-1]
