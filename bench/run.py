@@ -40,6 +40,7 @@ from bench.targets import (
     start_fallback_postgres,
     start_pgbouncer,
     start_proctor_demo,
+    start_proctor_without_policy,
 )
 from bench.workloads import (
     PROTOCOLS,
@@ -54,7 +55,7 @@ from bench.workloads import (
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
-ALL_TARGETS = ("direct", "pgbouncer", "proctor")
+ALL_TARGETS = ("direct", "pgbouncer", "proctor", "proctor-nopolicy")
 
 
 def _default_pg_tool(name: str) -> str:
@@ -277,6 +278,16 @@ def setup(
         except SetupError as exc:
             skipped["proctor"] = f"cannot connect through the gateway: {exc}"
             log(f"!! Proctor column skipped: {skipped['proctor']}")
+    if proctor_target is not None and "proctor-nopolicy" in args.targets:
+        try:
+            bare = start_proctor_without_policy(stack, args.proctor, demo, args.workers)
+            if args.proctor_sslmode:
+                bare.env["PGSSLMODE"] = args.proctor_sslmode
+            check_connect(args.psql, bare)
+            targets.append(bare)
+        except (SetupError, OSError) as exc:
+            skipped["proctor-nopolicy"] = str(exc)
+            log(f"!! proctor-nopolicy column skipped: {exc}")
     return targets, skipped
 
 

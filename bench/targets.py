@@ -379,3 +379,49 @@ def _stop_process(proc: subprocess.Popen[bytes], what: str) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(10)
+
+
+# --------------------------------------------------------------------------- Proctor, no policy
+
+
+def start_proctor_without_policy(
+    stack: contextlib.ExitStack, proctor: str, demo: ProctorDemo, workers: int
+) -> Target:
+    """A second gateway on the demo's database and state, with the built-in policy instead
+    of the demo's: the same run then shows what the guardrails cost."""
+    import yaml
+
+    config = yaml.safe_load((demo.dir / "proctor.yaml").read_text())
+    config.pop("policy", None)
+    host = "127.0.0.1"
+    pg_port, http_port = _free_port(), _free_port()
+    config["listeners"]["postgres"]["port"] = pg_port
+    config["listeners"]["http"]["port"] = http_port
+    config["gateway"]["workers"] = workers
+    config["gateway"]["state_dir"] = ".proctor-nopolicy"
+    path = demo.dir / "proctor-nopolicy.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    log_file = (demo.dir / "gateway-nopolicy.log").open("ab")
+    stack.callback(log_file.close)
+    proc = subprocess.Popen(
+        [proctor, "gateway", "--config", str(path)],
+        cwd=demo.dir,
+        stdin=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=log_file,
+    )
+    stack.callback(_stop_process, proc, "proctor-nopolicy gateway")
+    wait_for_port(host, pg_port, 60, lambda: proc.poll() is None)
+    assert demo.proxy_env is not None
+    env = dict(demo.proxy_env)
+    env["PGPORT"] = str(pg_port)
+    env["PGSSLROOTCERT"] = str(demo.dir / ".proctor-nopolicy" / "tls" / "ca.crt")
+    return Target("proctor-nopolicy", env, proxy_pid=lambda: proc.pid)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

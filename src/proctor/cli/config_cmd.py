@@ -35,6 +35,15 @@ def check(ctx: click.Context, file: Path | None, config_path: Path, as_json: boo
         config = load_config(path)
     except ConfigError as exc:
         problems = exc.problems
+    if config is not None and config.policy is not None:
+        # The configuration is only usable if the policy it names is: check that too.
+        from proctor.policy import PolicyError, load_configured_policy
+
+        try:
+            load_configured_policy(config)
+        except PolicyError as exc:
+            problems = list(exc.problems)
+            config = None
     warnings = config_warnings(config, file=str(path)) if config is not None else []
 
     if as_json:

@@ -36,6 +36,23 @@ def _literal_secrets(config: ProctorConfig) -> Iterator[_Warning]:
                 f"connections[{index}].credential.password",
                 f"the password is written in the file; {_USE_A_REFERENCE}",
             )
+    if config.identity is not None:
+        for index, provider in enumerate(config.identity.providers):
+            if provider.client_secret is not None and not provider.uses_reference(
+                "client_secret"
+            ):
+                yield (
+                    f"identity.providers[{index}].client_secret",
+                    f"the client secret is written in the file; {_USE_A_REFERENCE}",
+                )
+        identity = config.identity
+        if identity.refresh_token_key is not None and not identity.uses_reference(
+            "refresh_token_key"
+        ):
+            yield (
+                "identity.refresh_token_key",
+                f"the key is written in the file; {_USE_A_REFERENCE}",
+            )
     url = config.store.written_value("url")
     if isinstance(url, str) and redact_url_password(url) != url:
         yield "store.url", f"the URL contains a literal password; {_USE_A_REFERENCE}"

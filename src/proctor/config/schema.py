@@ -15,11 +15,12 @@ from pydantic import (
     WrapValidator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from proctor.config.base import ConfigModel
 from proctor.config.connections import ConnectionConfig, unique_names
 from proctor.config.fields import context_config_path
+from proctor.config.identity import IdentityConfig, connection_names_used
 from proctor.config.sections import (
     GatewayConfig,
     ListenersConfig,
@@ -69,12 +70,37 @@ class ProctorConfig(ConfigModel):
     connections: Annotated[tuple[ConnectionConfig, ...], WrapValidator(unique_names)] = ()
     # None: the built-in policy (see docs/policy.md).
     policy: PolicyConfig | None = None
+    # None: Proctor access tokens only (see docs/identity.md).
+    identity: IdentityConfig | None = None
 
     _config_path: Path = PrivateAttr(default_factory=lambda: Path.cwd() / "proctor.yaml")
 
     @model_validator(mode="after")
     def _remember_config_path(self, info: ValidationInfo) -> Self:
         self._config_path = context_config_path(info) or Path.cwd() / "proctor.yaml"
+        return self
+
+    @model_validator(mode="after")
+    def _identity_names_known_connections(self) -> Self:
+        if self.identity is None:
+            return self
+        known = {connection.name for connection in self.connections}
+        errors = [
+            InitErrorDetails(
+                type=PydanticCustomError(
+                    "unknown_connection",
+                    f"no connection named {name!r} (connections: {', '.join(sorted(known))})"
+                    if known
+                    else f"no connection named {name!r} (there are no connections)",
+                ),
+                loc=path,
+                input=name,
+            )
+            for path, name in connection_names_used(self.identity)
+            if name not in known
+        ]
+        if errors:
+            raise ValidationError.from_exception_data("ProctorConfig", errors)
         return self
 
     @property

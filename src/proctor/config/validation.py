@@ -23,7 +23,14 @@ _DICT_KEY_MARKER = "[key]"  # pydantic's last loc segment when a mapping key is 
 
 # Errors whose message is complete without "found ...".
 _NO_FOUND_VALUE = frozenset(
-    {"missing", "extra_forbidden", "duplicate_name", "required_by_mode", "unused_for_mode"}
+    {
+        "missing",
+        "extra_forbidden",
+        "duplicate_name",
+        "required_by_mode",
+        "unused_for_mode",
+        "unknown_connection",
+    }
 )
 _COMPARISONS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal"})
 _EXPECTED = {
@@ -42,7 +49,7 @@ _EXPECTED = {
     "missing": "required key is missing",
 }
 # Fields whose literal values are secrets or may contain one.
-_SENSITIVE_FIELDS = frozenset({"password", "url"})
+_SENSITIVE_FIELDS = frozenset({"password", "url", "client_secret", "refresh_token_key"})
 
 
 def validation_problems(

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from proctor.model import Identity
 from proctor.store.interfaces import TokenStore
+from proctor.store.tokens import SECRET_PREFIX
 
 
 class AuthenticationError(Exception):
@@ -30,6 +31,9 @@ class TokenAuthenticator:
     def __init__(self, tokens: TokenStore) -> None:
         self._tokens = tokens
 
+    def handles(self, secret: str) -> bool:
+        return secret.startswith(SECRET_PREFIX)
+
     def authenticate(self, secret: str) -> Identity:
         record = self._tokens.verify_token(secret, datetime.now(UTC))
         if record is None:
@@ -45,7 +49,12 @@ class TokenAuthenticator:
 
 
 class ChainAuthenticator:
-    """Try several authenticators in order; the first that accepts wins."""
+    """Try several authenticators in order; the first that accepts wins.
+
+    An authenticator with a ``handles(secret)`` method is asked only about secrets of its
+    shape (``prt_…`` for tokens, three base64url parts for JWTs), so the error the client sees
+    comes from the authenticator that understood its credential, not from the last one tried.
+    """
 
     def __init__(self, authenticators: Sequence[Authenticator]) -> None:
         self._chain = list(authenticators)
@@ -53,8 +62,16 @@ class ChainAuthenticator:
     def authenticate(self, secret: str) -> Identity:
         last: AuthenticationError | None = None
         for auth in self._chain:
+            handles = getattr(auth, "handles", None)
+            if handles is not None and not handles(secret):
+                continue
             try:
                 return auth.authenticate(secret)
             except AuthenticationError as exc:
                 last = exc
-        raise last or AuthenticationError("no authenticator is configured")
+        if last is None and len(self._chain) > 1:
+            raise AuthenticationError(
+                "the password is neither a Proctor access token (prt_…) "
+                "nor a JWT from a trusted issuer"
+            )
+        raise last or AuthenticationError("the access token is invalid, expired or revoked")

@@ -14,7 +14,7 @@ class Entity(enum.StrEnum):
     PHONE = "phone"
     IBAN = "iban"
     IP = "ip"
-    SECRET = "secret"
+    SECRET = "secret"  # noqa: S105 - an entity name, not a password
     DOB = "dob"
     NAME = "name"
     ADDRESS = "address"

@@ -43,6 +43,11 @@ class Context:
 
 NEUTRAL = Context()
 
+
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 _S, _P, _C, _E = Entity.SSN, Entity.PHONE, Entity.CARD, Entity.EMAIL
 _SECRET, _DOB, _NAME, _ADDR = Entity.SECRET, Entity.DOB, Entity.NAME, Entity.ADDRESS
 
@@ -103,35 +108,35 @@ BOOST: dict[tuple[str, ...], str] = {
 }  # fmt: skip
 
 # Words that make a name an identifier/measure, not a person's data (suppress phone/SSN).
-NEGATIVE_WORDS = frozenset(
-    "id ids uuid guid sku ref reference order orders invoice build version ver revision rev "
-    "commit sha sha1 sha256 sha512 md5 hash checksum digest etag tracking serial transaction "
-    "txn batch lot ticket request trace span correlation sequence seq count qty quantity "
-    "amount total price cost size port timestamp ts epoch duration ms millis nanos bytes "
-    "offset limit index idx code number num no key".split()
-)  # fmt: skip
+NEGATIVE_WORDS = _wordset(
+    "id ids uuid guid sku ref reference order orders invoice build version ver revision "
+    "rev commit sha sha1 sha256 sha512 md5 hash checksum digest etag tracking serial "
+    "transaction txn batch lot ticket request trace span correlation sequence seq count "
+    "qty quantity amount total price cost size port timestamp ts epoch duration ms millis "
+    "nanos bytes offset limit index idx code number num no key"
+)
 # ``number``/``no``/``key``/``code`` only act when no positive phrase matched above.
 
 # Table-name words that make a bare ``name`` column a person's name.
-PERSON_TABLES = frozenset(
-    "customer customers user users person persons people employee employees patient patients "
-    "contact contacts member members client clients student students staff account accounts "
-    "cardholder cardholders subscriber subscribers applicant applicants author authors "
-    "passenger passengers guest guests".split()
-)  # fmt: skip
-NONPERSON_NAME_HEADS = frozenset(
+PERSON_TABLES = _wordset(
+    "customer customers user users person persons people employee employees patient "
+    "patients contact contacts member members client clients student students staff "
+    "account accounts cardholder cardholders subscriber subscribers applicant applicants "
+    "author authors passenger passengers guest guests"
+)
+NONPERSON_NAME_HEADS = _wordset(
     "file host table column schema product company business brand category app domain "
     "database db index type event field key bucket queue topic server service cluster "
     "branch tag project repo role group team org organization organisation city country "
-    "state region street".split()
-)  # fmt: skip
+    "state region street"
+)
 
 # ``address`` preceded by these is not a postal address.
-_NOT_POSTAL = frozenset(
-    "email mail e ip mac remote server host wallet web url contract hardware memory bitcoin "
-    "btc eth ethereum public local bind listen client peer proxy gateway network net "
-    "ipv4 ipv6 inet".split()
-)  # fmt: skip
+_NOT_POSTAL = _wordset(
+    "email mail e ip mac remote server host wallet web url contract hardware memory "
+    "bitcoin btc eth ethereum public local bind listen client peer proxy gateway network "
+    "net ipv4 ipv6 inet"
+)
 
 
 def words(name: str) -> tuple[str, ...]:
@@ -153,7 +158,7 @@ def context_of_name(name: str, table: str | None = None) -> Context:
     ws = words(name)
     if not ws:
         return NEUTRAL
-    tail = ws[:-1] + (_singular(ws[-1]),)
+    tail = (*ws[:-1], _singular(ws[-1]))
     for n in (3, 2, 1):
         for cand in (tail[-n:], ws[-n:]):
             if len(cand) != n:
@@ -171,7 +176,7 @@ def context_of_name(name: str, table: str | None = None) -> Context:
     head = tail[-1]
     if head == "name" and (len(ws) == 1 or ws[-2] not in NONPERSON_NAME_HEADS):
         table_words = set(words(table.rsplit(".", 1)[-1])) if table else set()
-        if table_words & PERSON_TABLES or len(ws) > 1 and ws[-2] in PERSON_TABLES:
+        if table_words & PERSON_TABLES or (len(ws) > 1 and ws[-2] in PERSON_TABLES):
             return Context(whole=_NAME)
         if not table_words or len(ws) > 1:
             return Context(whole=_NAME, weak=True)

@@ -50,8 +50,10 @@ def glob_regex(pattern: str, *, any_text: str = ".*", one_char: str = ".") -> st
     )
 
 
-def _listed(values: Iterable[object]) -> str:
+def _listed(values: Iterable[object], limit: int = 8) -> str:
     items = [str(value) for value in values]
+    if len(items) > limit:
+        items = [*items[:limit], f"... ({len(items) - limit} more)"]
     return ", ".join(items) if items else "-"
 
 

@@ -250,9 +250,11 @@ def _days(value: object) -> tuple[int, ...]:
     text = value.strip().lower()
     first, dash, last = text.partition("-")
     names = [first, last] if dash else [first]
-    for name in names:
-        if name not in DAYS:
-            raise fail("day", expected, suggestion=closest(name, DAYS))
+    if any(name not in DAYS for name in names):
+        fixed = [name if name in DAYS else closest(name, DAYS) for name in names]
+        known = [name for name in fixed if name is not None]
+        suggestion = "-".join(known) if len(known) == len(fixed) else None
+        raise fail("day", expected, suggestion=suggestion)
     start = DAYS.index(first)
     if not dash:
         return (start,)

@@ -60,6 +60,9 @@ NODE_TYPES: frozenset[str] = frozenset({"List"}) | frozenset(
 )
 
 
+MAX_ITERATIVE_JSON = 2_000_000  # characters of parser output the slow decoder accepts
+
+
 class ParseFailure(Exception):
     """The parser refused the text; ``message`` is its own words, ``position`` a char index."""
 
@@ -86,77 +89,63 @@ def parse(text: str) -> list[Node]:
         document = json.loads(encoded)
     except RecursionError:
         # Deeply nested expressions (a chain of 500 `+`) exceed the C decoder's recursion
-        # limit; the iterative decoder below has none.
+        # limit; the iterative decoder below has none, but it is slower: bound its work.
+        if len(encoded) > MAX_ITERATIVE_JSON:
+            raise ParseFailure(
+                "expressions nested too deeply in a statement this long to analyze", None
+            ) from None
         document = loads_iterative(encoded)
     stmts = document.get("stmts", []) if isinstance(document, dict) else []
     return stmts if isinstance(stmts, list) else []
 
 
-_TOKEN = re.compile(
-    r'\s*(?:([{}\[\],:])|("(?:[^"\\]|\\.)*")|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|(true|false|null))'
-)
+_TOKEN = re.compile(r'[{}\[\]]|"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null')
 _LITERALS: dict[str, Any] = {"true": True, "false": False, "null": None}
+_NO_KEY = object()
 
 
 def loads_iterative(document: str) -> Any:
     """A JSON decoder with an explicit stack, for trees too deep for ``json.loads``.
 
-    Only for libpg_query's output (well-formed by construction); raises ValueError otherwise.
+    Only for libpg_query's output (well-formed by construction: ``,`` and ``:`` carry no
+    information there and are skipped); raises ValueError on unbalanced or truncated input.
     """
-    stack: list[Any] = []  # containers being filled; for dicts, the pending key follows
-    keys: list[str | None] = []
-    result: Any = None
-    done = False
-    position = 0
-    end = len(document)
-
-    def put(value: Any) -> None:
-        nonlocal result, done
-        if not stack:
-            result, done = value, True
-            return
-        container = stack[-1]
-        if isinstance(container, list):
+    containers: list[Any] = []  # open objects and arrays, innermost last
+    keys: list[Any] = []  # for an open object: its pending key, or _NO_KEY
+    result: Any = _NO_KEY
+    decode = json.loads
+    for match in _TOKEN.finditer(document):
+        token = match.group()
+        first = token[0]
+        if first == "{" or first == "[":
+            containers.append({} if first == "{" else [])
+            keys.append(_NO_KEY)
+            continue
+        if first == "}" or first == "]":
+            if not containers:
+                raise ValueError("unbalanced JSON")
+            value = containers.pop()
+            keys.pop()
+        elif first == '"':
+            value = decode(token) if "\\" in token else token[1:-1]
+        elif first == "t" or first == "f" or first == "n":
+            value = _LITERALS[token]
+        else:
+            value = float(token) if "." in token or "e" in token or "E" in token else int(token)
+        if not containers:
+            if result is not _NO_KEY:
+                raise ValueError("extra data after JSON value")
+            result = value
+            continue
+        container = containers[-1]
+        if type(container) is list:
             container.append(value)
+        elif keys[-1] is _NO_KEY:
+            keys[-1] = value
         else:
-            key = keys[-1]
-            if key is None:
-                if not isinstance(value, str):
-                    raise ValueError("object key is not a string")
-                keys[-1] = value
-                return
-            container[key] = value
-            keys[-1] = None
-
-    while position < end:
-        match = _TOKEN.match(document, position)
-        if match is None:
-            if document[position:].strip() == "":
-                break
-            raise ValueError(f"unexpected JSON at {position}")
-        position = match.end()
-        punct, string, number, literal = match.groups()
-        if punct is not None:
-            if punct == "{":
-                stack.append({})
-                keys.append(None)
-            elif punct == "[":
-                stack.append([])
-                keys.append(None)
-            elif punct in "}]":
-                if not stack:
-                    raise ValueError("unbalanced JSON")
-                value = stack.pop()
-                keys.pop()
-                put(value)
-            # "," and ":" carry no information in well-formed input
-        elif string is not None:
-            put(json.loads(string))
-        elif number is not None:
-            put(json.loads(number))
-        else:
-            put(_LITERALS[literal])
-    if stack or not done:
+            container[keys[-1]] = value
+            keys[-1] = _NO_KEY
+    if containers or result is _NO_KEY:
         raise ValueError("truncated JSON")
     return result
 

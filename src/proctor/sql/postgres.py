@@ -57,7 +57,6 @@ from proctor.sql.constant import always_true, never_true
 MAX_TEXT_CHARS = 1_000_000  # longer text is not parsed: complete=False
 MAX_DEPTH = 20_000  # parse tree depth the walker follows (libpg_query's own limit is lower)
 MAX_BODY_NESTING = 8  # SQL function bodies inside SQL function bodies
-MAX_REDACT_CHARS = 8_000_000  # beyond this, an unanalyzed text is not even lexed for redaction
 
 Op = Operation
 _EMPTY: dict[str, str] = {}
@@ -235,18 +234,21 @@ class _Walker:
         base = len(stack)
         stack.append((kind, body, ctx, depth))
         facts = self.facts
+        handlers = _HANDLERS
+        leaves = _LEAVES
+        secret_types = _redact.SECRET_NODE_TYPES
         while len(stack) > base:
             kind, body, ctx, depth = stack.pop()
+            if kind in leaves:
+                continue
             if depth > MAX_DEPTH:
                 facts.incomplete(f"parse tree deeper than {MAX_DEPTH} levels")
                 continue
-            if kind in _redact.SECRET_NODE_TYPES:
+            if kind in secret_types:
                 self.secrets.extend(_redact.secret_locations(kind, body))
-            handler = _HANDLERS.get(kind)
+            handler = handlers.get(kind)
             if handler is not None:
                 handler(self, body, ctx, depth)
-            elif kind in _LEAVES:
-                continue
             elif kind in STATEMENT_OPERATIONS:
                 self.effect(STATEMENT_OPERATIONS[kind], ctx)
                 self.children(kind, body, ctx, depth)
@@ -262,36 +264,38 @@ class _Walker:
     def children(
         self, kind: str, body: Node, ctx: _Ctx, depth: int, skip: tuple[str, ...] = ()
     ) -> None:
+        """Queue every node below ``body`` (last field first: the stack pops it last, so the
+        text's order is kept)."""
         embedded = EMBEDDED.get(kind, _EMPTY)
-        found: list[tuple[str, Node, _Ctx, int]] = []
+        push = self.stack.append
         below = depth + 1
-        for key, value in body.items():
-            if key in skip:
-                continue
+        for key, value in reversed(body.items()):
             kind_of = type(value)
             if kind_of is dict:
-                if not value:
-                    continue  # a NULL node
+                if not value or key in skip:
+                    continue  # an empty dict is a NULL node
                 inner = embedded.get(key)
                 if inner is not None:
-                    found.append((inner, value, ctx, below))
-                    continue
-                wrapped = unwrap(value)
-                if wrapped is None:
-                    self.facts.incomplete(f"unexpected parse tree shape in {kind}.{key}")
-                    continue
-                found.append((wrapped[0], wrapped[1], ctx, below))
-            elif kind_of is list:
-                for item in value:
-                    wrapped = unwrap(item)
-                    if wrapped is None:
-                        if item == {}:
-                            continue  # a NULL list cell (SELECT DISTINCT, aggregate(*))
+                    push((inner, value, ctx, below))
+                elif len(value) == 1:
+                    ((inner, node),) = value.items()
+                    if type(node) is dict:
+                        push((inner, node, ctx, below))
+                    else:
                         self.facts.incomplete(f"unexpected parse tree shape in {kind}.{key}")
-                        continue
-                    found.append((wrapped[0], wrapped[1], ctx, below))
-        found.reverse()  # the stack pops last first: keep the text's order
-        self.stack.extend(found)
+                else:
+                    self.facts.incomplete(f"unexpected parse tree shape in {kind}.{key}")
+            elif kind_of is list:
+                if key in skip:
+                    continue
+                for item in reversed(value):
+                    if type(item) is dict and len(item) == 1:
+                        ((inner, node),) = item.items()
+                        if type(node) is dict:
+                            push((inner, node, ctx, below))
+                            continue
+                    if item != {}:  # {} is a NULL list cell (SELECT DISTINCT, aggregate(*))
+                        self.facts.incomplete(f"unexpected parse tree shape in {kind}.{key}")
 
     def push(self, value: Any, ctx: _Ctx, depth: int, kind: str | None = None) -> None:
         """Queue a wrapped node, a list of them, or (with ``kind``) an embedded one."""
@@ -993,11 +997,12 @@ def analyze(text: str, prepared: Mapping[str, Statement] | None = None) -> tuple
 
 def _unknown(text: str, note: str, *, redacted: str | None = None) -> Statement:
     if redacted is None:
-        redacted = (
-            _redact.redact_unparsed(text)
-            if len(text) <= MAX_REDACT_CHARS
-            else f"[{len(text)} characters not recorded: too long to analyze]"
-        )
+        if len(text) <= MAX_TEXT_CHARS:
+            redacted = _redact.redact_unparsed(text)
+        else:  # bounded work: the first MAX_TEXT_CHARS characters, literals hidden
+            rest = len(text) - MAX_TEXT_CHARS
+            redacted = _redact.redact_unparsed(text[:MAX_TEXT_CHARS])
+            redacted += f" [... {rest} more characters not recorded]"
     return Statement(
         text=text,
         operation=Op.UNKNOWN,

@@ -262,7 +262,8 @@ def redact_unparsed(text: str) -> str:
     failure on is replaced.
     """
     try:
-        tokens = pg_parser.scan(text)
+        # The lexer reads a C string: a NUL would hide the rest of the text from it.
+        tokens = pg_parser.scan(text.replace("\x00", " "))
     except pg_parser.ParseError as exc:
         position = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
         position = max(0, min(position, len(text)))

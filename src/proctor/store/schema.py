@@ -164,3 +164,7 @@ approval_requests = Table(
     Index(None, "status"),
     Index(None, "requester"),
 )
+
+# The identity tables are declared beside their store methods; importing that module here
+# puts them on `metadata`, so migrations and the schema-drift test see the whole schema.
+from proctor.store import identities as _identities  # noqa: E402, F401

@@ -138,3 +138,17 @@ def test_secret_values_never_reach_the_output(write_config: WriteConfig) -> None
         assert result.exit_code == 1
         assert "S3CRET" not in result.output
         assert "${env:SECRET_PORT}" in result.output
+
+
+def test_check_also_validates_the_policy_file(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from proctor.cli.config_cmd import config_group
+
+    (tmp_path / "policy.yaml").write_text("version: 1\ndefault: alow\n")
+    (tmp_path / "proctor.yaml").write_text(
+        "version: 1\nconnections: []\npolicy: {file: policy.yaml}\n"
+    )
+    result = CliRunner().invoke(config_group, ["check", str(tmp_path / "proctor.yaml")])
+    assert result.exit_code == 1
+    assert "policy.yaml" in result.output and "default" in result.output

@@ -9,8 +9,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
 from proctor.model import Access, Connection, Identity, Operation, RelationRef, Statement
 from proctor.policy import DecisionContext, Policy, make_connection
 
@@ -89,7 +87,3 @@ def write_policy(directory: Path, text: str, name: str = "policy.yaml") -> Path:
     path = directory / name
     path.write_text(textwrap.dedent(text))
     return path
-
-
-def dump(data: Mapping[str, Any]) -> str:
-    return yaml.safe_dump(dict(data), sort_keys=False)

@@ -91,10 +91,9 @@ def parse_corpus(text: str, file: str) -> list[Case]:
             body.pop(0)
         current.sql = "\n".join(body)
         where = f"{file}:{current.line} ({current.name})"
-        if not current.sql.strip() and current.redacted is None:
-            # an empty statement is a legitimate case only when asked for explicitly
-            if current.scalars.get("count") != "0":
-                raise CorpusError(f"{where}: no statement")
+        # an empty statement is a legitimate case only when asked for explicitly (count=0)
+        if not current.sql.strip() and current.scalars.get("count") != "0":
+            raise CorpusError(f"{where}: no statement")
         for key in REQUIRED:
             if key not in current.scalars:
                 raise CorpusError(f"{where}: every case must expect {key}")

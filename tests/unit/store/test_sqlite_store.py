@@ -134,7 +134,7 @@ def test_writers_in_several_processes(tmp_path: Path) -> None:
     assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
     with open_store(url) as store:
         assert len(store.list_tokens()) == 80
-        assert store.schema_revision() == "0003"
+        assert store.schema_revision() == "0004"
 
 
 def test_a_reader_does_not_block_a_writer(tmp_path: Path) -> None:
