@@ -5,7 +5,7 @@ The API and browser sign-in of later issues mount on the same application.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
@@ -15,7 +15,13 @@ from proctor.server.metrics import Metrics
 ReadinessCheck = Callable[[], str | None]
 
 
-def build_app(metrics: Metrics, readiness: ReadinessCheck) -> web.Application:
+def build_app(
+    metrics: Metrics,
+    readiness: ReadinessCheck,
+    mounts: Sequence[Callable[[web.Application], None]] = (),
+) -> web.Application:
+    """``mounts`` add further routes (the identity API: ``proctor.api.routes``)."""
+
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "version": __version__})
 
@@ -33,4 +39,6 @@ def build_app(metrics: Metrics, readiness: ReadinessCheck) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)
+    for mount in mounts:
+        mount(app)
     return app

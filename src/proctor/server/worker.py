@@ -13,7 +13,10 @@ from aiohttp import web
 from proctor import __version__
 from proctor.adapters.postgres.ports import CancelTarget, PgContext, PgSettings
 from proctor.adapters.postgres.upstream_tls import send_cancel
-from proctor.identity.authenticator import TokenAuthenticator
+from proctor.api.identity_setup import IdentityRuntime, build_identity
+from proctor.api.routes import add_identity_routes
+from proctor.codecs.pgwire import encode
+from proctor.identity.revalidation import REASON_TEXT
 from proctor.recording.writer import BatchingStoreWriter
 from proctor.server.cancel import CancelRouter
 from proctor.server.http import build_app
@@ -22,7 +25,7 @@ from proctor.server.pg_listener import PgListener
 from proctor.server.spec import WorkerSpec
 from proctor.server.streams import TcpNetwork
 from proctor.server.tls import server_context
-from proctor.sql import Analyzer
+from proctor.sql.templates import TemplateAnalyzer
 
 log = logging.getLogger("proctor.worker")
 
@@ -75,6 +78,7 @@ class Worker:
             loop.add_signal_handler(sig, self.request_stop)
 
         store = spec.store_factory()
+        identity = build_identity(cfg, store)
         recorders = BatchingStoreWriter(store)
         metrics = Metrics()
         network = TcpNetwork()
@@ -95,13 +99,13 @@ class Worker:
                     gateway_version=__version__,
                 ),
                 connections=cfg.connection_models(),
-                authenticator=TokenAuthenticator(store),
+                authenticator=identity.authenticator,
                 recorders=recorders,
                 network=network,
                 cancel_keys=cancel,
                 observer=metrics,
                 policy=spec.policy,
-                analyzer=Analyzer(),
+                analyzer=TemplateAnalyzer(),
             )
             tls = server_context(spec.tls_files) if spec.tls_files else None
             listener = PgListener(
@@ -117,7 +121,10 @@ class Worker:
                 return "session recording unavailable"
             return None
 
-        runner = web.AppRunner(build_app(metrics, readiness), access_log=None)
+        runner = web.AppRunner(
+            build_app(metrics, readiness, [lambda app: add_identity_routes(app, identity)]),
+            access_log=None,
+        )
         await runner.setup()
         http_cfg = cfg.listeners.http
         http_sock = listening_socket(http_cfg.address, http_cfg.port, reuse)
@@ -140,8 +147,15 @@ class Worker:
             if listener is not None
             else None
         )
+        revalidator = (
+            loop.create_task(end_revoked_sessions(listener, identity))
+            if listener is not None
+            else None
+        )
         await self._stop.wait()
         self._draining = True
+        if revalidator is not None:
+            revalidator.cancel()
         if listener is not None:
             listener.stop_accepting()
             await listener.drain(cfg.gateway.drain_timeout)
@@ -154,3 +168,30 @@ class Worker:
         await asyncio.to_thread(recorders.close)
         await asyncio.to_thread(store.close)
         log.info("worker_stopped", extra={"worker": spec.index})
+
+
+async def end_revoked_sessions(listener: PgListener, identity: IdentityRuntime) -> None:
+    """Every few seconds, end the sessions whose Proctor token was revoked (57P01)."""
+    while True:
+        await asyncio.sleep(identity.revalidate_interval)
+        token_ids = {
+            s.identity.token_id
+            for s in listener.sessions
+            if s.identity is not None and s.identity.token_id is not None
+        }
+        if not token_ids:
+            continue
+        ended = await asyncio.to_thread(identity.revalidator.ended, token_ids)
+        for session in list(listener.sessions):
+            reason = ended.get(session.identity.token_id or "") if session.identity else None
+            if reason is None:
+                continue
+            relay = session.relay
+            if relay is None or relay.at_message_boundary:
+                session.client.write(
+                    encode.error_response(
+                        "57P01", f"terminating connection: {REASON_TEXT[reason]}", severity="FATAL"
+                    )
+                )
+            log.info("session_token_ended", extra={"session": session.id, "reason": reason})
+            session.close("token_revoked")

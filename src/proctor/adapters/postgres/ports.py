@@ -10,14 +10,17 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from proctor.identity.authenticator import Authenticator
-from proctor.model import Connection
+from proctor.model import Connection, Statement
 from proctor.pipeline.gate import PolicyDecider
 from proctor.recording.writer import RecorderFactory
-from proctor.sql import Analyzer
 
 
 class UpstreamTlsError(Exception):
     """TLS towards the upstream server could not be established (the reason is safe to show)."""
+
+
+class StatementAnalyzer(Protocol):
+    def analyze(self, text: str, prepared: Mapping[str, Statement] | None = None) -> Statement: ...
 
 
 class StreamIO(Protocol):
@@ -116,4 +119,4 @@ class PgContext:
     cancel_keys: CancelKeys
     observer: SessionObserver
     policy: PolicyDecider
-    analyzer: Analyzer
+    analyzer: StatementAnalyzer

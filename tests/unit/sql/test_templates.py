@@ -1,0 +1,61 @@
+"""Texts that differ only in constants share an analysis only where that is sound."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from proctor.model import Operation
+from proctor.sql import analyze_postgres
+from proctor.sql.templates import TemplateAnalyzer
+
+SHAPES = [
+    "SELECT abalance FROM pgbench_accounts WHERE aid = {n}",
+    "select c.email from customers c join orders o on o.customer_id = c.id where o.total > {n}",
+    "insert into audit (id, note) values ({n}, 'note {n}')",
+    "select pg_read_file('/tmp/{n}')",
+    "select * from t where a in ({n}, {n}) limit {n}",
+]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_template_results_equal_full_analysis(shape: str) -> None:
+    analyzer = TemplateAnalyzer()
+    rng = random.Random(3)
+    for _ in range(20):
+        text = shape.format(n=rng.randint(0, 10**6))
+        assert analyzer.analyze(text) == analyze_postgres(text)
+    assert analyzer.template_hits >= 15
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["delete from t where id = 5", "delete from t where 1 = 1"],
+        ["update t set a = 1 where id = 2", "update t set a = 1 where 2 = 2"],
+        ["delete from t where id = 5", "delete from t where true"],
+    ],
+)
+def test_writes_are_never_shared(texts: list[str]) -> None:
+    analyzer = TemplateAnalyzer()
+    results = [analyzer.analyze(t) for t in texts]
+    assert analyzer.template_hits == 0
+    assert results[-1].unfiltered == frozenset({Operation.DELETE}) or results[
+        -1
+    ].unfiltered == frozenset({Operation.UPDATE})
+
+
+def test_redacted_and_incomplete_statements_are_not_shared() -> None:
+    analyzer = TemplateAnalyzer()
+    for secret in ("s3cret", "other"):
+        statement = analyzer.analyze(f"create role r password '{secret}'")
+        assert secret not in statement.redacted_text
+    for body in ("begin null; end", "begin perform 1; end"):
+        assert not analyzer.analyze(f"do $$ {body} $$").complete
+    assert analyzer.template_hits == 0
+
+
+def test_unparseable_text_goes_to_the_full_analyzer() -> None:
+    statement = TemplateAnalyzer().analyze("selec broken")
+    assert statement.operation is Operation.UNKNOWN and not statement.complete
