@@ -15,6 +15,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 
 from pglast import parse_sql
 from pglast.parser import parse_sql_json
@@ -56,10 +57,10 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|")
     for name, text in STATEMENTS.items():
         analyzer.analyze(text)
-        parse_json = median_us(lambda t=text: parse_sql_json(t), runs)
-        parse_objects = median_us(lambda t=text: parse_sql(t), max(runs // 10, 50))
-        uncached = median_us(lambda t=text: analyze_postgres(t), runs)
-        cached = median_us(lambda t=text: analyzer.analyze(t), runs)
+        parse_json = median_us(partial(parse_sql_json, text), runs)
+        parse_objects = median_us(partial(parse_sql, text), max(runs // 10, 50))
+        uncached = median_us(partial(analyze_postgres, text), runs)
+        cached = median_us(partial(analyzer.analyze, text), runs)
         print(
             f"| {name} | {parse_json:.1f} | {parse_objects:.1f} | {uncached:.1f} | {cached:.2f} |"
         )

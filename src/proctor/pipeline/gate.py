@@ -24,7 +24,17 @@ from proctor.model import (
 from proctor.policy.context import DecisionContext
 from proctor.recording.writer import SessionRecorder
 
-Analyze = Callable[[str, Mapping[str, Statement] | None], Statement]
+
+class Analyze(Protocol):
+    def __call__(
+        self,
+        text: str,
+        prepared: Mapping[str, Statement] | None = None,
+        *,
+        standard_conforming_strings: bool = True,
+    ) -> Statement: ...
+
+
 PreparedNames = Callable[[str], Mapping[str, Statement]]
 
 
@@ -94,7 +104,12 @@ class CommandGate:
         self.commands = 0
 
     def check(
-        self, text: str, kind: str, statement: Statement | None = None
+        self,
+        text: str,
+        kind: str,
+        statement: Statement | None = None,
+        *,
+        standard_conforming_strings: bool = True,
     ) -> tuple[Statement, Verdict]:
         """Analyze (unless ``statement`` is given), decide and record one command.
 
@@ -103,7 +118,13 @@ class CommandGate:
         if not self._recorder.healthy:
             raise RecordingUnavailableError
         if statement is None:
-            statement = self._analyze(text, self._prepared or None)
+            # With standard_conforming_strings off, backslashes in '...' literals escape
+            # quotes, which PostgreSQL's parser (always "on" in libpg_query) would misread.
+            statement = self._analyze(
+                text,
+                self._prepared or None,
+                standard_conforming_strings=standard_conforming_strings,
+            )
         context = DecisionContext(
             client_addr=self._client_addr, now=datetime.now(UTC), protocol=self._protocol
         )

@@ -40,7 +40,17 @@ class Analyzer:
         self.hits = 0
         self.misses = 0
 
-    def analyze(self, text: str, prepared: Mapping[str, Statement] | None = None) -> Statement:
+    def analyze(
+        self,
+        text: str,
+        prepared: Mapping[str, Statement] | None = None,
+        *,
+        standard_conforming_strings: bool = True,
+    ) -> Statement:
+        """As ``analyze_postgres``, served from the cache when the text was seen before."""
+        if not standard_conforming_strings and "\\" in text:
+            # rare (the session turned standard_conforming_strings off): not cached
+            return analyze(text, prepared, standard_conforming_strings=False)[0]
         with self._lock:
             entry = self._entries.get(text)
             if entry is not None and (prepared is None or not entry[1]):

@@ -239,3 +239,71 @@ DANGEROUS_FUNCTIONS = frozenset(
         "pg_sleep_until",
     }
 )
+
+# Options of CREATE OPERATOR / AGGREGATE / TYPE / TEXT SEARCH ..., ALTER OPERATOR / TYPE and
+# FOREIGN DATA WRAPPER that name a function the new object will call: listed in
+# Statement.functions, so `CREATE OPERATOR ### (FUNCTION = pg_read_file)` shows pg_read_file.
+FUNCTION_OPTIONS = frozenset(
+    {
+        "function",
+        "procedure",
+        "sfunc",
+        "finalfunc",
+        "combinefunc",
+        "serialfunc",
+        "deserialfunc",
+        "msfunc",
+        "minvfunc",
+        "mfinalfunc",
+        "input",
+        "output",
+        "receive",
+        "send",
+        "typmod_in",
+        "typmod_out",
+        "analyze",
+        "subscript",
+        "restrict",
+        "join",
+        "canonical",
+        "subtype_diff",
+        "init",
+        "lexize",
+        "start",
+        "gettoken",
+        "end",
+        "headline",
+        "lextypes",
+        "handler",
+        "validator",
+    }
+)
+# Statements with DefElem options that may name such functions.
+FUNCTION_OPTION_STATEMENTS = frozenset(
+    {"DefineStmt", "AlterOperatorStmt", "AlterTypeStmt", "CreateFdwStmt", "AlterFdwStmt"}
+)
+
+# Functions whose *constant* arguments change the analysis: set_config's setting name
+# (settings, features), connection strings and keys (redaction). Two texts that differ only
+# in such constants must not share an analysis (see templates.py).
+CONSTANT_SENSITIVE_FUNCTIONS = frozenset(
+    {
+        "set_config",
+        "dblink_connect",
+        "dblink_connect_u",
+        "dblink",
+        "dblink_exec",
+        "pgp_sym_encrypt",
+        "pgp_sym_encrypt_bytea",
+        "pgp_sym_decrypt",
+        "pgp_sym_decrypt_bytea",
+        "pgp_pub_decrypt",
+        "pgp_pub_decrypt_bytea",
+        "encrypt",
+        "decrypt",
+        "encrypt_iv",
+        "decrypt_iv",
+        "hmac",
+        "crypt",
+    }
+)

@@ -34,6 +34,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from pglast import parser as pg_parser
+
 from proctor.model import Access, Feature, Operation, RelationRef, Statement
 from proctor.sql import redact as _redact
 from proctor.sql._tree import (
@@ -47,6 +49,8 @@ from proctor.sql._tree import (
 )
 from proctor.sql.catalog import (
     DYNAMIC_SQL_FUNCTIONS,
+    FUNCTION_OPTION_STATEMENTS,
+    FUNCTION_OPTIONS,
     GRANT_RELATION_OBJECTS,
     RELATION_CHILD_OBJECTS,
     RELATION_OBJECTS,
@@ -921,6 +925,68 @@ def _leaf(w: _Walker, body: Node, ctx: _Ctx, depth: int) -> None:
     return
 
 
+def _function_names(value: Any) -> list[str] | None:
+    """A function named by a TypeName, a List of String, a list of String or ObjectWithArgs."""
+    if isinstance(value, list):
+        return string_values(value)
+    wrapped = unwrap(value)
+    if wrapped is None:
+        return string_values(value.get("objname")) if isinstance(value, dict) else None
+    kind, body = wrapped
+    if kind == "TypeName":
+        return string_values(body.get("names"))
+    if kind == "List":
+        return string_values(body.get("items"))
+    if kind == "ObjectWithArgs":
+        return string_values(body.get("objname"))
+    return None
+
+
+def _add_function(w: _Walker, value: Any) -> None:
+    names = _function_names(value)
+    if names:
+        w.facts.functions.add(".".join(names))
+
+
+def _function_options(kind: str) -> Handler:
+    """CREATE OPERATOR / AGGREGATE / TYPE ...: the functions the new object will call."""
+
+    def handler(w: _Walker, body: Node, ctx: _Ctx, depth: int) -> None:
+        w.effect(STATEMENT_OPERATIONS[kind], ctx)
+        for field in ("definition", "options", "func_options"):
+            for item in body.get(field) or []:
+                option = unwrap(item)
+                if (
+                    option
+                    and option[0] == "DefElem"
+                    and str(option[1].get("defname", "")).lower() in FUNCTION_OPTIONS
+                ):
+                    _add_function(w, option[1].get("arg"))
+        w.children(kind, body, ctx, depth)
+
+    return handler
+
+
+def _named_functions(kind: str, *fields: str) -> Handler:
+    """Statements whose ``fields`` each name a function the new object will call."""
+
+    def handler(w: _Walker, body: Node, ctx: _Ctx, depth: int) -> None:
+        if kind in STATEMENT_OPERATIONS:
+            w.effect(STATEMENT_OPERATIONS[kind], ctx)
+        for field in fields:
+            if field in body:
+                _add_function(w, body[field])
+        w.children(kind, body, ctx, depth)
+
+    return handler
+
+
+def _op_class_item(w: _Walker, body: Node, ctx: _Ctx, depth: int) -> None:
+    if body.get("itemtype") == 2:  # OPCLASS_ITEM_FUNCTION
+        _add_function(w, body.get("name"))
+    w.children("CreateOpClassItem", body, ctx, depth)
+
+
 _HANDLERS: dict[str, Handler] = {
     "RangeVar": _range_var,
     "FuncCall": _func_call,
@@ -979,17 +1045,29 @@ _HANDLERS: dict[str, Handler] = {
     "ConstraintsSetStmt": _constraints_set,
     "LoadStmt": _load,
     "A_Const": _leaf,
+    "CreateCastStmt": _named_functions("CreateCastStmt", "func"),
+    "CreateConversionStmt": _named_functions("CreateConversionStmt", "func_name"),
+    "CreateTransformStmt": _named_functions("CreateTransformStmt", "fromsql", "tosql"),
+    "CreatePLangStmt": _named_functions("CreatePLangStmt", "plhandler", "plinline", "plvalidator"),
+    "CreateAmStmt": _named_functions("CreateAmStmt", "handler_name"),
+    "CreateOpClassItem": _op_class_item,
+    **{kind: _function_options(kind) for kind in FUNCTION_OPTION_STATEMENTS},
 }
 
 
 # -- entry points ------------------------------------------------------------------------
 
 
-def analyze(text: str, prepared: Mapping[str, Statement] | None = None) -> tuple[Statement, bool]:
+def analyze(
+    text: str,
+    prepared: Mapping[str, Statement] | None = None,
+    *,
+    standard_conforming_strings: bool = True,
+) -> tuple[Statement, bool]:
     """The analysis of ``text`` and whether it depended on ``prepared`` (then it must not be
     cached by text alone). Never raises."""
     try:
-        return _analyze(text, prepared)
+        return _analyze(text, prepared, standard_conforming_strings)
     except Exception as exc:  # fail closed on anything unforeseen, never crash the session
         statement = _unknown(text, f"internal analyzer error ({type(exc).__name__})")
         return statement, False
@@ -1013,7 +1091,9 @@ def _unknown(text: str, note: str, *, redacted: str | None = None) -> Statement:
     )
 
 
-def _analyze(text: str, prepared: Mapping[str, Statement] | None) -> tuple[Statement, bool]:
+def _analyze(
+    text: str, prepared: Mapping[str, Statement] | None, standard_conforming_strings: bool
+) -> tuple[Statement, bool]:
     if len(text) > MAX_TEXT_CHARS:
         return _unknown(text, f"statement text longer than {MAX_TEXT_CHARS} characters"), False
     if "\x00" in text:
@@ -1031,6 +1111,12 @@ def _analyze(text: str, prepared: Mapping[str, Statement] | None) -> tuple[State
     operations = [walker.statement(raw) for raw in statements]
     facts = walker.facts
     operation = operations[0] if operations else Op.UTILITY  # empty query: does nothing
+    if not standard_conforming_strings and "\\" in text and _backslash_in_plain_literal(text):
+        # libpg_query parses with standard_conforming_strings on; with it off the server reads
+        # 'a\' || $$' ; DELETE ... $$ differently (the DELETE escapes the dollar quote).
+        facts.incomplete(
+            "a backslash in a string literal reads differently with standard_conforming_strings off"
+        )
     redacted = _redact.redact(text, walker.secrets) if walker.secrets else text
     statement = Statement(
         text=text,
@@ -1051,6 +1137,21 @@ def _analyze(text: str, prepared: Mapping[str, Statement] | None) -> tuple[State
         features=frozenset(facts.features),
     )
     return statement, batch.depends
+
+
+def _backslash_in_plain_literal(text: str) -> bool:
+    """Whether a '...' (or N'...') literal holds a backslash: the one place where lexing with
+    standard_conforming_strings off differs from lexing with it on."""
+    try:
+        tokens = pg_parser.scan(text)
+    except Exception:
+        return True
+    return any(
+        token.name == "SCONST"
+        and text[token.start] not in "Ee$"
+        and "\\" in text[token.start : token.end + 1]
+        for token in tokens
+    )
 
 
 def prepared_statements(text: str) -> dict[str, Statement]:

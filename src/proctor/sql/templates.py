@@ -24,6 +24,7 @@ import pglast.parser
 
 from proctor.model import Operation, Statement
 from proctor.sql.cache import Analyzer
+from proctor.sql.catalog import CONSTANT_SENSITIVE_FUNCTIONS
 
 # Effects whose classification does not depend on the value of any constant.
 TEMPLATE_SAFE_EFFECTS = frozenset({Operation.SELECT, Operation.INSERT})
@@ -42,8 +43,17 @@ class TemplateAnalyzer:
         self._lock = threading.Lock()
         self.template_hits = 0
 
-    def analyze(self, text: str, prepared: Mapping[str, Statement] | None = None) -> Statement:
+    def analyze(
+        self,
+        text: str,
+        prepared: Mapping[str, Statement] | None = None,
+        *,
+        standard_conforming_strings: bool = True,
+    ) -> Statement:
         inner = self._analyzer
+        if not standard_conforming_strings and "\\" in text:
+            # normalize() lexes with standard_conforming_strings on: no sharing here
+            return inner.analyze(text, prepared, standard_conforming_strings=False)
         if prepared or text in inner:
             return inner.analyze(text, prepared)
         try:
@@ -73,9 +83,16 @@ class TemplateAnalyzer:
 
 
 def shareable(statement: Statement, text: str) -> bool:
+    # Constants also decide settings and features (set_config('role', ...)) and whether a
+    # connection string holds a password (dblink_connect('host=... password=...')): such
+    # statements never become templates.
+    called = {name.rpartition(".")[2].lower() for name in statement.functions}
     return (
         statement.complete
         and statement.effects <= TEMPLATE_SAFE_EFFECTS
         and not statement.unfiltered
+        and not statement.settings
+        and not statement.features
+        and called.isdisjoint(CONSTANT_SENSITIVE_FUNCTIONS)
         and statement.redacted_text in ("", text)
     )

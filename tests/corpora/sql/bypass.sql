@@ -326,3 +326,30 @@ CREATE SCHEMA payroll CREATE TABLE salaries (id int);
 --- case: partition-attach-writes-parent
 --- expect: operation=create effects=create writes=customers_evil,customers complete=true
 CREATE TABLE customers_evil PARTITION OF customers DEFAULT;
+
+--- case: backslash-quote-with-standard-conforming-strings-off
+--- session: standard_conforming_strings=off
+--- expect: operation=select complete=false
+--- note: standard_conforming_strings off
+SELECT 'a\' || $$' ; DELETE FROM customers; -- $$;
+
+--- case: backslash-in-escape-string-is-the-same-either-way
+--- session: standard_conforming_strings=off
+--- expect: operation=select effects=select complete=true
+SELECT E'a\'b';
+
+--- case: same-text-with-standard-conforming-strings-on-over-reports-safely
+--- expect: operation=select effects=select,delete writes=customers complete=true count=2
+SELECT 'a\'; DELETE FROM customers; --';
+
+--- case: operator-made-from-a-dangerous-function
+--- expect: operation=create effects=create functions=pg_read_file complete=true
+CREATE OPERATOR ### (RIGHTARG = text, FUNCTION = pg_read_file);
+
+--- case: aggregate-made-from-a-dangerous-function
+--- expect: operation=create effects=create functions=pg_catalog.pg_sleep,my_final complete=true
+CREATE AGGREGATE slow(float8) (SFUNC = pg_catalog.pg_sleep, STYPE = void, FINALFUNC = my_final);
+
+--- case: cast-made-from-a-function
+--- expect: operation=create effects=create functions=lo_import complete=true
+CREATE CAST (text AS oid) WITH FUNCTION lo_import(text);

@@ -174,3 +174,23 @@ def test_decisions_are_recorded_and_counted(guarded: Gateway) -> None:
         )
 
     assert eventually(counted)
+
+
+def test_backslash_quote_smuggling_with_standard_conforming_strings_off(guarded: Gateway) -> None:
+    # One SELECT when standard_conforming_strings is on; with it off the server reads \' as
+    # an escaped quote and runs a DELETE in the middle (checked against PostgreSQL directly).
+    # The gateway follows the session's setting, so the hidden DELETE never runs.
+    smuggled = "select 'a\\' || $$' ; delete from smuggle_t where id > 0; select $$ || $$x$$"
+    with psycopg.connect(guarded.dsn("admin"), autocommit=True) as conn:
+        conn.execute("drop table if exists smuggle_t")
+        conn.execute("create table smuggle_t (id int)")
+        conn.execute("insert into smuggle_t values (1), (2)")
+        try:
+            assert conn.execute(smuggled).fetchone() is not None  # harmless while "on"
+            conn.execute("set standard_conforming_strings = off")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="refuse-unclassified"):
+                conn.execute(smuggled)
+            assert conn.execute("select count(*) from smuggle_t").fetchone() == (2,)
+        finally:
+            conn.execute("set standard_conforming_strings = on")
+            conn.execute("drop table smuggle_t")

@@ -21,7 +21,8 @@ SET_KEYS = frozenset(
     {"effects", "writes", "reads", "functions", "unfiltered", "settings", "features"}
 )
 SCALAR_KEYS = frozenset({"operation", "complete", "count"})
-DIRECTIVES = frozenset({"expect", "note", "redacted", "absent", "prepared"})
+DIRECTIVES = frozenset({"expect", "note", "redacted", "absent", "prepared", "session"})
+SESSION_KEYS = frozenset({"standard_conforming_strings"})
 REQUIRED = ("operation", "complete")
 
 
@@ -42,6 +43,7 @@ class Case:
     redacted: str | None = None
     absent: list[str] = field(default_factory=list)
     prepared: dict[str, str] = field(default_factory=dict)
+    session: dict[str, bool] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -126,6 +128,11 @@ def parse_corpus(text: str, file: str) -> list[Case]:
                 current.redacted = line[4:].partition(":")[2][1:]
             elif directive == "absent":
                 current.absent.append(value)
+            elif directive == "session":
+                name, _, setting = value.partition("=")
+                if name not in SESSION_KEYS or setting not in ("on", "off"):
+                    raise CorpusError(f"{where}: session takes {sorted(SESSION_KEYS)}=on|off")
+                current.session[name] = setting == "on"
             else:
                 if not argument:
                     raise CorpusError(f"{where}: prepared needs a name: --- prepared p: SQL")

@@ -132,11 +132,24 @@ def test_text_over_the_limit_is_not_parsed() -> None:
     assert "longer than" in statement.notes[0]
 
 
+def test_text_over_the_limit_is_recorded_truncated_and_redacted() -> None:
+    text = "CREATE ROLE x PASSWORD 'hunter2';" + "-" * MAX_TEXT_CHARS
+    redacted = analyze_postgres(text).redacted_text
+    assert "hunter2" not in redacted
+    assert redacted.startswith("CREATE ROLE x PASSWORD '***';")
+    assert redacted.endswith(" [... 33 more characters not recorded]")
+
+
 def test_nul_character_fails_closed() -> None:
     # The C parser would stop at the NUL and never see the DELETE.
     statement = analyze_postgres("SELECT 1;\x00 DELETE FROM customers")
     assert statement.operation is Operation.UNKNOWN and not statement.complete
     assert "NUL" in statement.notes[0]
+
+
+def test_nul_character_does_not_hide_a_secret_from_redaction() -> None:
+    statement = analyze_postgres("SELECT 1;\x00 CREATE ROLE x PASSWORD 'hunter2'")
+    assert "hunter2" not in statement.redacted_text
 
 
 def test_unencodable_text_fails_closed() -> None:
@@ -151,6 +164,16 @@ def test_long_expression_chain_is_analyzed_without_recursion_limits() -> None:
     assert statement.complete
     assert statement.effects == {Operation.DELETE}
     assert "pg_sleep" in statement.functions
+
+
+def test_deep_and_wide_expressions_are_bounded() -> None:
+    # Too nested for json.loads and too long for the slower iterative decoder.
+    text = "SELECT " + ", ".join(["(" + " + ".join(["1"] * 600) + ")"] * 200)
+    started = time.perf_counter()
+    statement = analyze_postgres(text)
+    assert time.perf_counter() - started < 10
+    assert not statement.complete and statement.operation is Operation.UNKNOWN
+    assert "nested too deeply" in statement.notes[0]
 
 
 def test_nesting_beyond_the_parser_limit_fails_closed() -> None:
@@ -355,3 +378,11 @@ def test_feature_values_come_from_the_model() -> None:
         Feature.LOAD_LIBRARY.value,
         Feature.SET_ROLE.value,
     }
+
+
+def test_standard_conforming_strings_off_is_not_served_from_the_cache() -> None:
+    analyzer = Analyzer()
+    text = "SELECT 'a\\' || $$' ; DELETE FROM t; -- $$"
+    assert analyzer.analyze(text).complete  # lexed as the parser does, with it on
+    assert not analyzer.analyze(text, standard_conforming_strings=False).complete
+    assert analyzer.analyze("SELECT 1", standard_conforming_strings=False).complete

@@ -59,7 +59,7 @@ def problems_of(case: Case, statement: Statement) -> list[str]:
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_corpus_case(case: Case) -> None:
     prepared = {name: analyze_postgres(sql) for name, sql in case.prepared.items()} or None
-    statement = analyze_postgres(case.sql, prepared)
+    statement = analyze_postgres(case.sql, prepared, **case.session)
     problems = problems_of(case, statement)
     assert not problems, f"{case.id} (line {case.line}):\n  " + "\n  ".join(problems)
 
@@ -71,8 +71,8 @@ def test_corpus_case(case: Case) -> None:
     assert statement.text == case.sql
     # the cached front gives the same answer, twice
     analyzer = Analyzer(max_entries=4)
-    assert analyzer.analyze(case.sql, prepared) == statement
-    assert analyzer.analyze(case.sql, prepared) == statement
+    assert analyzer.analyze(case.sql, prepared, **case.session) == statement
+    assert analyzer.analyze(case.sql, prepared, **case.session) == statement
 
 
 def test_corpus_is_large_and_covers_every_area() -> None:
@@ -96,6 +96,7 @@ def test_corpus_covers_every_operation() -> None:
         ("--- case: a\n--- expect: colour=red complete=true\nSELECT 1\n", "unknown expectation"),
         ("--- case: a\n--- expec: operation=select\nSELECT 1\n", "unknown directive"),
         ("--- case: a b\n", "one word"),
+        ("--- case: a\n--- session: search_path=x\n", "session takes"),
         ("--- case: a\n--- expect: operation=select complete=yes\nx\n", "true or false"),
         ("--- case: a\n--- expect: operation=select complete=true\n", "no statement"),
         (

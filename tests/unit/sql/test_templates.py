@@ -59,3 +59,36 @@ def test_redacted_and_incomplete_statements_are_not_shared() -> None:
 def test_unparseable_text_goes_to_the_full_analyzer() -> None:
     statement = TemplateAnalyzer().analyze("selec broken")
     assert statement.operation is Operation.UNKNOWN and not statement.complete
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        # the constant is the setting's name: SET ROLE through set_config
+        [
+            "select set_config('work_mem', '1MB', false)",
+            "select set_config('role', 'postgres', false)",
+        ],
+        [
+            "select pg_catalog.set_config('a.b', 'x', true)",
+            "select pg_catalog.set_config('role', 'x', true)",
+        ],
+        # the constant is a connection string: with a password it must be redacted
+        ["select dblink_connect('c1')", "select dblink_connect('host=db password=hunter2')"],
+    ],
+)
+def test_constants_that_change_the_analysis_are_never_shared(texts: list[str]) -> None:
+    analyzer = TemplateAnalyzer()
+    for text in texts:
+        assert analyzer.analyze(text) == analyze_postgres(text)
+    assert analyzer.template_hits == 0
+    assert "hunter2" not in analyzer.analyze(texts[-1]).redacted_text
+
+
+def test_backslashes_with_standard_conforming_strings_off_are_never_shared() -> None:
+    analyzer = TemplateAnalyzer()
+    analyzer.analyze("select 'x' || 'y'")
+    hidden = "select 'a\\' || $$' ; delete from t; -- $$"
+    statement = analyzer.analyze(hidden, standard_conforming_strings=False)
+    assert not statement.complete
+    assert analyzer.template_hits == 0

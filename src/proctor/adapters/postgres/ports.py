@@ -20,7 +20,13 @@ class UpstreamTlsError(Exception):
 
 
 class StatementAnalyzer(Protocol):
-    def analyze(self, text: str, prepared: Mapping[str, Statement] | None = None) -> Statement: ...
+    def analyze(
+        self,
+        text: str,
+        prepared: Mapping[str, Statement] | None = None,
+        *,
+        standard_conforming_strings: bool = True,
+    ) -> Statement: ...
 
 
 class StreamIO(Protocol):

@@ -82,6 +82,7 @@ class Relay:
         "_overhead",
         "_pid_swap",
         "_refusals",
+        "_scs",
         "_seq",
         "_to_client",
         "_to_upstream",
@@ -102,6 +103,7 @@ class Relay:
         on_protocol_error: Callable[[str, ProtocolError], None],
         max_message_size: int,
         client_encoding: str,
+        standard_conforming_strings: bool = True,
         issued_pid: Callable[[int], int | None] | None = None,
     ) -> None:
         self._connection = connection
@@ -113,6 +115,7 @@ class Relay:
         self._frontend = FrontendFramer(max_message_size)
         self._backend = BackendScanner(_BACKEND_INTEREST)
         self._codec = python_codec(client_encoding)
+        self._scs = standard_conforming_strings
         self._seq = 0  # commands seen
         self._refusals: dict[str, Refusal] = {}
         self._cycles_sent = 0
@@ -193,7 +196,9 @@ class Relay:
             text, kind = statement.text, "function-call"
         self._seq += 1
         try:
-            _, verdict = self._gate.check(text, kind, statement)
+            _, verdict = self._gate.check(
+                text, kind, statement, standard_conforming_strings=self._scs
+            )
         except RecordingUnavailableError:
             # Fail closed: a command that cannot be recorded does not run.
             self._observer.statement(self._connection, "refused")
@@ -277,6 +282,8 @@ class Relay:
                 name, value = decode.parameter_status(fm.body)
                 if name == "client_encoding":
                     self._codec = python_codec(value)
+                elif name == "standard_conforming_strings":
+                    self._scs = value.lower() == "on"
         if not splices:
             return out
         parts: list[bytes] = []

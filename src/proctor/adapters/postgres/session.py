@@ -97,6 +97,7 @@ class PgSession:
         self._end_reason = "handshake_failed"
         self._client_rest = b""
         self._client_encoding = "UTF8"
+        self._scs = True
         self.closed_event = asyncio.Event()
 
     # -- handshake -------------------------------------------------------------------------
@@ -345,6 +346,8 @@ class PgSession:
                         name, value = decode.parameter_status(body)
                         if name == "client_encoding":
                             self._client_encoding = value
+                        elif name == "standard_conforming_strings":
+                            self._scs = value.lower() == "on"
                     to_client.append(fm_encode(mtype, body))
 
     def _register_cancel(self, pid: int, secret: int) -> tuple[int, int]:
@@ -379,6 +382,7 @@ class PgSession:
             on_protocol_error=self._relay_protocol_error,
             max_message_size=self.ctx.settings.max_message_size,
             client_encoding=self._client_encoding,
+            standard_conforming_strings=self._scs,
             issued_pid=self.ctx.cancel_keys.issued_pid,
         )
         self._end_reason = "open"
