@@ -50,6 +50,7 @@ class Detector:
     needs: str | None = None  # active only when the context boosts this entity
     windowed: bool = True  # trigger hits bound matches (built-ins); custom: gate only
     trigger_caseless: bool = False
+    lead: int = 0  # every match has a trigger end within this of its start (0: max_len)
 
     def span(self, m: re.Match[str]) -> Span:
         for g in self.groups:
@@ -79,7 +80,8 @@ def _text(m: re.Match[str], span: Span) -> str:
 
 
 def _card(m: re.Match[str], span: Span) -> Span | None:
-    return span if v.card_ok(_digits(_text(m, span))) else None
+    digits = m.string[span[0] : span[1]].replace(" ", "").replace("-", "")
+    return span if v.card_ok(digits) else None
 
 
 def _ssn(m: re.Match[str], span: Span) -> Span | None:
@@ -132,17 +134,13 @@ def _vendor_token(m: re.Match[str], span: Span) -> Span | None:
     return span
 
 
-_AWS_CONTEXT = re.compile(r"aws|secret|(?:AKIA|ASIA)[A-Z0-9]{16}", re.ASCII | re.IGNORECASE)
-
-
 def _aws_secret(m: re.Match[str], span: Span) -> Span | None:
     t = _text(m, span)
     if not (any(c.isupper() for c in t) and any(c.islower() for c in t)):
-        return None
+        return None  # hex digests and other single-case strings are not secret keys
     if not any(c.isdigit() or c in "/+" for c in t):
         return None
-    left = m.string[max(0, span[0] - CONTEXT_LEFT) : span[0]]
-    return span if _AWS_CONTEXT.search(left) else None
+    return span
 
 
 # Last words of a key that make ``key=value`` not a secret (``token_count=5``).
@@ -151,6 +149,8 @@ _KV_NOT_SECRET = _wordset(
     "url uri path file endpoint version limit max min enabled required set field policy "
     "format prompt hint label header kind mode rotation created updated"
 )
+# Keys that measure or configure secrets rather than hold one (``max_tokens``).
+_KV_MEASURE = _wordset("max min num total tokens secrets passwords")
 _PLACEHOLDERS = _wordset(
     "true false null none nil yes no undefined redacted *** ****** <redacted> [secret] "
     "[redacted] xxx changeme"
@@ -159,15 +159,15 @@ _KEY_WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 
 def _kv_secret(m: re.Match[str], span: Span) -> Span | None:
-    words = _KEY_WORDS.findall(m["k"])
-    if words and words[-1].lower() in _KV_NOT_SECRET:
+    words = [w.lower() for w in _KEY_WORDS.findall(m["k"])]
+    if words and (words[-1] in _KV_NOT_SECRET or _KV_MEASURE & set(words)):
         return None
     value = _text(m, span)
     low = value.lower()
     if low in _PLACEHOLDERS or set(value) <= {"*", "x", "X", "•"}:
         return None
-    if value.startswith(("${", "{{", "%(", "$(", "<%")):
-        return None
+    if value.startswith(("${", "{{", "%(", "$(", "<%")) or m.string.startswith("{", span[1]):
+        return None  # a template reference (``${DB_PASSWORD}``), not a secret
     return span
 
 
@@ -270,10 +270,10 @@ _PHONE_TRIGGER = "|".join(
         r"0\d{1,4}[ -]\d{3}",
     )
 )
-_PHONE_KW_WORDS = r"phone|tel|telephone|mobile|cell|fax|call|sms|whatsapp|contact"
+_PHONE_KW_WORDS = r"phone|tel|telephone|mobile|cell|fax|call|sms|whatsapp|contact|reach"
 _PHONE_KW = rf"""
 (?i:\b(?:{_PHONE_KW_WORDS})\b)
-(?:[ \t]{{0,3}}(?i:me|us|him|her|them|at|on|no\.?|number|\#|is)\b){{0,3}}
+(?:[ \t]{{0,3}}(?i:me|us|him|her|them|at|on|no\.?|number|\#|is|sent|to|via|from|was)\b){{0,3}}
 [ \t]{{0,3}}[:=]?[ \t]{{0,3}}["']?
 (?P<v>\+?\d{{7,15}})(?![\w-])
 """
@@ -333,7 +333,11 @@ _SLACK_HOOK = (
     r"hooks\.slack\.com/services/(?P<v>[A-Za-z0-9]{6,16}/[A-Za-z0-9]{6,16}/[A-Za-z0-9]{16,64})"
 )
 
-_AWS_KEY40 = r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
+# A 40-character secret access key, after "aws"/"secret" or an access key id on its line.
+_AWS_KEY40 = r"""
+(?:(?i:aws|secret)|(?:AKIA|ASIA)[A-Z0-9]{16})[^\n]{0,100}?
+(?<![A-Za-z0-9/+=])(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])
+"""
 
 _JWT = r"""
 (?<![\w-])eyJ[A-Za-z0-9_-]{5,1000}\.[A-Za-z0-9_-]{2,6000}\.[A-Za-z0-9_-]{0,1000}(?![\w-])
@@ -350,7 +354,8 @@ _PEM = rf"""
 """
 
 _URI_CREDENTIAL = r"""
-(?<![\w+.-])[A-Za-z][A-Za-z0-9+.-]{1,30}://[^\s:/@?\#]{0,128}:(?P<v>[^\s/?\#]{1,256})@[A-Za-z0-9\[\]._-]{1,253}
+(?<![\w+.-])[A-Za-z][A-Za-z0-9+.-]{1,30}://[^\s:/@?\#]{0,128}:
+(?P<v>[^\s/]{1,256})@[A-Za-z0-9\[\]._-]{1,253}
 """
 
 _KV_WORDS = (
@@ -402,7 +407,8 @@ _NAME_KEYS = (
 _NAME_KW = rf"""
 (?<![A-Za-z0-9_])(?P<k>(?ai:{_NAME_KEYS}))
 ["']?[ \t]{{0,3}}[:=][ \t]{{0,3}}["']?
-(?P<v>[^\W\d_][^\W\d]{{0,30}}(?:[ ][^\W\d_][^\W\d]{{0,30}}){{0,4}})
+(?P<v>[^\W\d_](?:[^\W\d_]|['\u2019.-]){{0,30}}
+  (?:[ ][^\W\d_](?:[^\W\d_]|['\u2019.-]){{0,30}}){{0,4}})
 """
 _NAME_TRIGGER = r"(?:name|customer|patient|holder)[\"']?[ \t]{0,3}[:=]"
 
@@ -432,6 +438,7 @@ def _d(
     needs: str | None = None,
     caseless: bool = False,
     flags: int = re.ASCII,
+    lead: int = 0,
 ) -> Detector:
     return Detector(
         name=name,
@@ -444,50 +451,52 @@ def _d(
         groups=groups,
         needs=needs,
         trigger_caseless=caseless,
+        lead=lead,
     )
 
 
 E = Entity
 BUILTIN: tuple[Detector, ...] = (
     _d("pem_private_key", E.SECRET, _PEM, r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY",
-       PEM_MAX_BODY + 200, 100),
-    _d("jwt", E.SECRET, _JWT, r"eyJ[A-Za-z0-9_-]{5}", 8100, 95, _jwt),
+       PEM_MAX_BODY + 200, 100, lead=64),
+    _d("jwt", E.SECRET, _JWT, r"eyJ[A-Za-z0-9_-]{5}", 8100, 95, _jwt, lead=9),
     _d("uri_password", E.SECRET, _URI_CREDENTIAL, r"://[^\s:/@?#]{0,128}:", 700, 92,
-       groups=("v",)),
-    _d("vendor_token", E.SECRET, _VENDOR, _VENDOR_TRIGGER, 270, 90, _vendor_token),
+       groups=("v",), lead=170),
+    _d("vendor_token", E.SECRET, _VENDOR, _VENDOR_TRIGGER, 270, 90, _vendor_token, lead=24),
     _d("slack_webhook", E.SECRET, _SLACK_HOOK, r"hooks\.slack\.com/services/", 140, 90,
-       groups=("v",)),
+       groups=("v",), lead=30),
     _d("auth_header", E.SECRET, _AUTH, _AUTH_TRIGGER, 4200, 88, groups=("v1", "v2"),
-       caseless=True),
+       caseless=True, lead=48),
     _d("kv_secret", E.SECRET, _KV_SECRET, _KV_TRIGGER, 400, 85, _kv_secret,
-       groups=("v1", "v2"), caseless=True),
+       groups=("v1", "v2"), caseless=True, lead=120),
     _d("cli_secret", E.SECRET, _CLI_FLAG,
        r"--(?:password|passwd|token|secret|api-key|apikey|access-key)[ =]", 280, 85,
-       groups=("v",), caseless=True),
-    _d("aws_secret_key", E.SECRET, _AWS_KEY40, r"[A-Za-z0-9/+]{40}", 40, 80, _aws_secret),
+       groups=("v",), caseless=True, lead=28),
+    _d("aws_secret_key", E.SECRET, _AWS_KEY40, r"aws|secret|AKIA|ASIA", 160, 80, _aws_secret,
+       groups=("v",), caseless=True, lead=24),
     _d("card", E.CARD, _CARD, _CARD_TRIGGER, 23, 70, _card),
     _d("card_relaxed", E.CARD, _CARD_RELAXED, r"\d(?:[ -]?\d){11}", 37, 69, needs=E.CARD),
-    _d("iban", E.IBAN, _IBAN, r"[A-Z]{2}\d{2}[ ]?[A-Z0-9]{4}[ ]?[A-Z0-9]{4}", 50, 65, _iban),
+    _d("iban", E.IBAN, _IBAN, r"[A-Z]{2}\d{2}[ ]?[A-Z0-9]{4}[ ]?[A-Z0-9]{4}", 50, 75, _iban, lead=14),  # noqa: E501
     _d("ssn", E.SSN, _SSN, r"\d{3}[- ]\d{2}[- ]\d{4}", 11, 60, _ssn),
     _d("ssn_context", E.SSN, _SSN_KW, r"ssn|ss#|social[ _-]?security", 60, 60,
-       groups=("v",), caseless=True),
+       groups=("v",), caseless=True, lead=30),
     _d("ssn_relaxed", E.SSN, _SSN_RELAXED, r"\d{3}[- .]?\d{2}[- .]?\d{4}", 11, 59,
        needs=E.SSN),
-    _d("email", E.EMAIL, _EMAIL, r"[A-Za-z0-9._%+-]@[A-Za-z0-9]", 620, 55, _email),
+    _d("email", E.EMAIL, _EMAIL, r"[A-Za-z0-9._%+-]@[A-Za-z0-9]", 620, 55, _email, lead=70),
     _d("ipv6", E.IP, _IPV6, r"::|(?:[0-9A-Fa-f]{1,4}:){6}", 110, 51, _ipv6),
     _d("ipv4", E.IP, _IPV4, r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}", 15, 50, _ipv4),
     _d("phone", E.PHONE, _PHONE, _PHONE_TRIGGER, 80, 40, _phone),
     _d("phone_context", E.PHONE, _PHONE_KW,
        _PHONE_KW_WORDS, 90, 40, _phone_kw, groups=("v",),
-       caseless=True),
+       caseless=True, lead=16),
     _d("phone_relaxed", E.PHONE, _PHONE_RELAXED, r"\d[\d ().-]{5,22}\d", 26, 39,
        _phone_relaxed, needs=E.PHONE),
     _d("dob_context", E.DOB, _DOB_KW, _DOB_WORDS, 60, 35, _dob, groups=("v",),
-       caseless=True),
+       caseless=True, lead=30),
     _d("name_context", E.NAME, _NAME_KW, _NAME_TRIGGER, 220, 30, _person_name,
-       groups=("v",), caseless=True, flags=0),
+       groups=("v",), caseless=True, flags=0, lead=40),
     _d("address_context", E.ADDRESS, _ADDRESS_KW, _ADDRESS_TRIGGER, 240, 25, _address,
-       groups=("v1", "v2"), caseless=True),
+       groups=("v1", "v2"), caseless=True, lead=40),
 )  # fmt: skip
 
 BY_NAME: dict[str, Detector] = {d.name: d for d in BUILTIN}

@@ -149,9 +149,15 @@ class Masker:
     # -- public API -----------------------------------------------------------------------------
 
     def detect(self, text: str, hints: Sequence[str] = ()) -> list[tuple[int, int, str]]:
-        """(start, end, entity) of what would be masked in ``text`` (for tests and tools)."""
+        """(start, end, entity) of what `mask_text` would mask (for tests and tools),
+        strategies aside (a ``keep`` entity is listed too)."""
         ctx = self.context(hints)
-        return [(c.start, c.end, c.entity) for c in self.scanner.find(text, self.active(ctx))]
+        whole = ctx.whole
+        stripped = text.strip()
+        if whole is not None and stripped and (not ctx.weak or v.person_name_ok(stripped)):
+            return [(0, len(text), str(whole))]
+        found = self.scanner.find(text, self.active(ctx))
+        return [(c.start, c.end, str(c.entity)) for c in found]
 
     def mask_text(
         self, text: str, hints: Sequence[str] = (), *, stats: MaskingStats | None = None
@@ -161,7 +167,9 @@ class Masker:
         ``hints``: names that describe the text (column name, JSON key, variable name).
         A hint that makes the whole value an entity (``password``) masks all of it.
         """
-        out = self.mask_value(text, self.context(hints), stats=stats, where="text")
+        out = self.mask_value(
+            text, self.context(hints), stats=stats, where="text", allow_null=False
+        )
         return out if out is not None else self.replacer.label(self._whole_entity(hints))
 
     def mask_json(
@@ -170,7 +178,7 @@ class Masker:
         hints: Sequence[str] = (),
         *,
         stats: MaskingStats | None = None,
-    ) -> str | JSONValue:
+    ) -> Any:
         """Mask a JSON document: text in, text out (unchanged text when nothing matched);
         a parsed structure in, a new structure out. Keys are hints for their values; JSON
         nested in strings is parsed and masked too (MCP tool results carry escaped JSON)."""
@@ -203,8 +211,10 @@ class Masker:
         stats: MaskingStats | None,
         where: str,
         active: Active | None = None,
+        allow_null: bool = True,
     ) -> str | None:
-        """A text value under a context: whole-value masking or a scan. None = NULL."""
+        """A text value under a context: whole-value masking or a scan. None = NULL (only
+        for a whole value, or with ``allow_null``: a cell or JSON value, not free text)."""
         whole = ctx.whole
         if (
             whole is not None
@@ -220,7 +230,7 @@ class Masker:
         cands = self.scanner.find(value, active if active is not None else self.active(ctx))
         if not cands:
             return value
-        return self.render(value, cands, stats, where, allow_null=True)
+        return self.render(value, cands, stats, where, allow_null=allow_null)
 
     def render(
         self,
@@ -260,15 +270,18 @@ class Masker:
     def mask_number(
         self, value: str, ctx: Context, stats: MaskingStats | None, where: str
     ) -> str | None:
-        """A numeric value (cell or JSON number, as text): digits or NULL, never text."""
+        """A numeric value (cell or JSON number, as text): digits or NULL, never text.
+
+        Without a hint only card numbers are looked for, as in text: Luhn plus issuer ranges
+        are strong enough to ignore an id-like name (``{"number": 4111…}``). Numeric columns
+        with id-like names are skipped by the plan before they get here."""
         entity = ctx.whole
         if entity is None:
             boosted = ctx.boost & _NUMERIC_WHOLE
             if boosted:
                 entity = sorted(boosted)[0]
             elif (
-                ctx.suppress
-                or not self._card_enabled
+                not self._card_enabled
                 or not (12 <= len(value) <= 19 and value.isascii() and value.isdigit())
                 or not v.card_ok(value)
             ):

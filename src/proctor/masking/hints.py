@@ -88,7 +88,7 @@ BOOST: dict[tuple[str, ...], str] = {
     ("social", "security"): _S, ("social", "security", "number"): _S,
     ("social", "security", "no"): _S, ("tax", "id"): _S, ("ssn", "number"): _S,
     **{(w,): _P for w in ("phone", "phones", "mobile", "cell", "telephone", "tel", "fax",
-                         "msisdn", "cellphone", "phonenumber", "landline")},
+                         "msisdn", "cellphone", "phonenumber", "landline", "contact")},
     **{(w, "number"): _P for w in ("phone", "mobile", "cell", "telephone", "tel", "fax",
                                   "contact", "whatsapp")},
     **{(w, "no"): _P for w in ("phone", "mobile", "tel")},

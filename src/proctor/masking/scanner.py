@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 import importlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from proctor.masking.detectors import LOOKAHEAD, Detector
@@ -106,6 +106,14 @@ class Scanner:
         self._ungated = tuple(i for i in range(len(self.detectors)) if i not in self.gated)
         self._db: Any = _db_for(gated) if self.backend == "hyperscan" and gated else None
         self._gated_triggers = gated
+        self._gated_ids = tuple(sorted(self.gated))
+        # The re backend's gate: no trigger anywhere in the text means no gated detector
+        # can match (an alternation finds a match wherever any branch would).
+        self._gate: re.Pattern[str] | None = (
+            re.compile("|".join(f"(?i:{t})" if c else f"(?:{t})" for _, t, c in gated), re.ASCII)
+            if gated
+            else None
+        )
 
     # -- raw matches ------------------------------------------------------------------------------
 
@@ -114,30 +122,40 @@ class Scanner:
         out: list[tuple[int, re.Match[str]]] = []
         dets = self.detectors
         if self._db is None:
-            for i, d in enumerate(dets):
+            gate = self._gate
+            if gate is None or gate.search(text, pos) is not None:
+                for i in self._gated_ids:
+                    if active[i]:
+                        out.extend((i, m) for m in dets[i].pattern.finditer(text, pos))
+            for i in self._ungated:
                 if active[i]:
-                    out.extend((i, m) for m in d.pattern.finditer(text, pos))
+                    out.extend((i, m) for m in dets[i].pattern.finditer(text, pos))
             return out
-        hits: dict[int, list[int]] = {}
+        hits: list[int] = []  # id, end, id, end, ...
+        append = hits.append
 
         def on_match(i: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
-            ends = hits.get(i)
-            if ends is None:
-                hits[i] = [to]
-            else:
-                ends.append(to)
+            append(i)
+            append(to)
 
         self._db.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=on_match)
         if hits:
+            by_id: dict[int, list[int]] = {}
+            for k in range(0, len(hits), 2):
+                i = hits[k]
+                if active[i]:
+                    ends = by_id.get(i)
+                    if ends is None:
+                        by_id[i] = [hits[k + 1]]
+                    else:
+                        ends.append(hits[k + 1])
             # Byte offsets are character offsets only for ASCII text; otherwise the hit
             # just says "this detector may match somewhere" and its pattern runs in full.
             ascii_text = text.isascii()
-            for i, ends in hits.items():
-                if not active[i]:
-                    continue
+            for i, ends in by_id.items():
                 d = dets[i]
                 if ascii_text and d.windowed:
-                    out.extend((i, m) for m in _windowed(d, text, ends, pos))
+                    _windowed(d, i, text, ends, pos, out)
                 else:
                     out.extend((i, m) for m in d.pattern.finditer(text, pos))
         for i in self._ungated:
@@ -170,35 +188,39 @@ class Scanner:
         return resolve(self.check(raws))
 
 
-def _windowed(d: Detector, text: str, ends: list[int], pos: int) -> Iterator[re.Match[str]]:
+def _windowed(
+    d: Detector, i: int, text: str, ends: list[int], pos: int, out: list[tuple[int, re.Match[str]]]
+) -> None:
     """Exactly ``d.pattern.finditer(text, pos)``, running the pattern only near trigger hits.
 
     Why it is exact. Let ``cur`` be where finditer would try next. Every match contains a
     trigger match, so a match starting at ``s >= cur`` contains a trigger end ``t`` with
     ``s < t <= s + max_len``. Take the first hit ``e > cur``: any match starting in
-    ``[cur, e - max_len)`` would contain a trigger end below ``e``, which does not exist; so
-    searching from ``q = max(cur, e - max_len)`` finds finditer's next match if it starts
-    before ``e``. A match (or failed attempt) at ``s < e`` reads at most
-    ``max_len + LOOKAHEAD`` characters, all inside the ``endpos`` given, so the truncated
-    search agrees with the full one there. If nothing starts before ``e``, no match starts in
-    ``[cur, e)`` and finditer's next try position may move to ``e``.
+    ``[cur, e - lead)`` would contain a trigger end below ``e``, which does not exist; so
+    finditer's next match is the leftmost match at or after ``q = max(cur, e - lead)``
+    (``lead`` tightens ``max_len`` here: every match has a trigger end within ``lead`` of its
+    start). A match (or failed attempt) at ``s < e`` reads at most ``max_len + LOOKAHEAD``
+    characters, all inside the ``endpos`` given, so the truncated search agrees with the full
+    one there. If nothing starts before ``e``, no match starts in ``[cur, e)`` and
+    finditer's next try position may move to ``e``.
     """
-    if any(ends[k] > ends[k + 1] for k in range(len(ends) - 1)):
+    if len(ends) > 1 and any(ends[k] > ends[k + 1] for k in range(len(ends) - 1)):
         ends = sorted(ends)
     cur = pos
     ml = d.max_len
+    lead = d.lead or ml
     search = d.pattern.search
     for e in ends:
         if e <= cur:
             continue
-        q = e - ml
+        q = e - lead
         if q < cur:
             q = cur
         m = search(text, q, e + ml + LOOKAHEAD)
         if m is None or m.start() >= e:
             cur = e
             continue
-        yield m
+        out.append((i, m))
         end = m.end()
         cur = end if end > m.start() else end + 1
 

@@ -121,12 +121,16 @@ class _Stream:
         return b
 
     def below(self, n: int) -> int:
-        # Rejection sampling keeps the choice uniform.
-        limit = 256 - 256 % n
+        """Uniform in [0, n): rejection sampling over as many bytes as n needs."""
+        nbytes = max(1, (n.bit_length() + 7) // 8)
+        space = 1 << (8 * nbytes)
+        limit = space - space % n
         while True:
-            b = self.byte()
-            if b < limit:
-                return b % n
+            x = 0
+            for _ in range(nbytes):
+                x = (x << 8) | self.byte()
+            if x < limit:
+                return x % n
 
 
 def _normalize(entity: str, value: str) -> str:

@@ -18,17 +18,13 @@ import phonenumbers
 # --- payment cards ---------------------------------------------------------------------------
 
 
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+
+
 def luhn_ok(digits: str) -> bool:
     """The Luhn (mod 10) check over a string of ASCII digits."""
-    total = 0
-    parity = len(digits) % 2
-    for i, ch in enumerate(digits):
-        d = ord(ch) - 48
-        if i % 2 == parity:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
+    rev = digits[::-1]
+    total = sum(map(int, rev[0::2])) + sum(map(_DOUBLED.__getitem__, map(int, rev[1::2])))
     return total % 10 == 0
 
 
@@ -43,9 +39,10 @@ def luhn_check_digit(body: str) -> str:
 def card_brand(digits: str) -> str | None:
     """The card scheme whose issuer ranges and lengths admit ``digits``, or None.
 
-    Ranges: Visa 4; Mastercard 51-55 and 2221-2720; Amex 34/37; Discover 6011, 644-649, 65,
-    622126-622925; JCB 3528-3589 (and the old 15-digit 1800/2131); Diners 300-305, 3095, 36,
-    38, 39; UnionPay 62; Mir 2200-2204; Maestro 50, 56-58, 6304, 6390, 67xx, 0604.
+    Ranges: Visa 4; Mastercard 51-55 and 2221-2720; Amex 34/37; Discover 6011, 644-649,
+    65, 622126-622925; JCB 35 (3528-3589 assigned, all of 35 accepted) and the old 15-digit
+    1800/2131; Diners 300-305, 3095, 36, 38, 39; UnionPay 62; Mir 2200-2204; Maestro 50,
+    56-58, 6304, 6390, 67xx, 0604.
     """
     n = len(digits)
     if n < 12 or n > 19:
@@ -62,7 +59,7 @@ def card_brand(digits: str) -> str | None:
         return "amex"
     if 16 <= n <= 19 and (p4 == 6011 or 644 <= p3 <= 649 or p2 == 65 or 622126 <= p6 <= 622925):
         return "discover"
-    if (16 <= n <= 19 and 3528 <= p4 <= 3589) or (n == 15 and p4 in (1800, 2131)):
+    if (16 <= n <= 19 and p2 == 35) or (n == 15 and p4 in (1800, 2131)):
         return "jcb"
     if 14 <= n <= 19 and (300 <= p3 <= 305 or p4 == 3095 or p2 in (36, 38, 39)):
         return "diners"
