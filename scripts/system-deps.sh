@@ -10,7 +10,9 @@ want() { for p in "$@"; do have_pkg "$p" || need+=("$p"); done; }
 
 want postgresql postgresql-contrib
 if [ "$what" = test ]; then
-  want pgbouncer postgresql-client
+  want pgbouncer postgresql-client chromium
+  # The test OpenID Provider runs on node (the machine image ships node 20 and npm).
+  command -v npm >/dev/null 2>&1 || want nodejs npm
 fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
@@ -31,4 +33,6 @@ if [ "$what" = test ]; then
   here=$(dirname "$0")
   "$here/fetch-pg-regress.sh" >/dev/null
   "$here/fetch-asyncpg-tests.sh" >/dev/null
+  # The OpenID Provider the identity tests sign in against (pinned by its package-lock.json).
+  "$here/oidc-provider-deps.sh"
 fi

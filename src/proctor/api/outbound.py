@@ -24,9 +24,7 @@ DEFAULT_TIMEOUT = 5.0
 
 
 class UrllibFetcher:
-    def __init__(
-        self, timeout: float = DEFAULT_TIMEOUT, tls: ssl.SSLContext | None = None
-    ) -> None:
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT, tls: ssl.SSLContext | None = None) -> None:
         self._timeout = timeout
         self._tls = tls or ssl.create_default_context()
 

@@ -7,6 +7,7 @@ import click
 from proctor.cli.config_cmd import config_group
 from proctor.cli.demo_cmd import demo_command
 from proctor.cli.gateway_cmd import gateway_command
+from proctor.cli.login_cmd import COMMANDS as LOGIN_COMMANDS
 from proctor.cli.policy_cmd import policy_group
 from proctor.cli.sessions_cmd import sessions_group
 from proctor.cli.token_cmd import token_group
@@ -14,6 +15,7 @@ from proctor.cli.token_cmd import token_group
 ALL: list[click.Command] = [
     gateway_command,
     demo_command,
+    *LOGIN_COMMANDS,
     token_group,
     sessions_group,
     policy_group,

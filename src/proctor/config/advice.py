@@ -38,9 +38,7 @@ def _literal_secrets(config: ProctorConfig) -> Iterator[_Warning]:
             )
     if config.identity is not None:
         for index, provider in enumerate(config.identity.providers):
-            if provider.client_secret is not None and not provider.uses_reference(
-                "client_secret"
-            ):
+            if provider.client_secret is not None and not provider.uses_reference("client_secret"):
                 yield (
                     f"identity.providers[{index}].client_secret",
                     f"the client secret is written in the file; {_USE_A_REFERENCE}",

@@ -31,6 +31,7 @@ Validators name the exact key and never print a secret (``client_secret`` and
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Self
@@ -53,8 +54,9 @@ ASYMMETRIC_ALGORITHMS = (
     "ES384",
     "ES512",
     "EdDSA",
+    "Ed25519",
 )
-DEFAULT_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
+DEFAULT_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA", "Ed25519")
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
 _GROUP = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}")
@@ -320,10 +322,24 @@ class WorkloadIssuerConfig(ConfigModel):
             raise PydanticCustomError(
                 "key_source", "jwks_file and jwks_uri are exclusive: name one key source"
             )
-        if self.jwks_file is not None and not self.jwks_file.is_file():
-            raise PydanticCustomError(
-                "file_missing", "jwks_file: no such file: {path}", {"path": str(self.jwks_file)}
-            )
+        if self.jwks_file is not None:
+            if not self.jwks_file.is_file():
+                raise PydanticCustomError(
+                    "file_missing",
+                    "jwks_file: no such file: {path}",
+                    {"path": str(self.jwks_file)},
+                )
+            try:
+                document = json.loads(self.jwks_file.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                document = None
+            if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+                raise PydanticCustomError(
+                    "jwks_file",
+                    "jwks_file: expected a JWKS document (a JSON object with a 'keys' list) "
+                    "in {path}",
+                    {"path": str(self.jwks_file)},
+                )
         return self
 
 
@@ -347,9 +363,7 @@ class AccessRuleConfig(ConfigModel):
                 "access_rule", "name the connections (connections: [...] or tags: {...})"
             )
         if not self.groups and not self.subjects:
-            raise PydanticCustomError(
-                "access_rule", "name who (groups: [...] or subjects: [...])"
-            )
+            raise PydanticCustomError("access_rule", "name who (groups: [...] or subjects: [...])")
         return self
 
 
@@ -396,16 +410,15 @@ class IdentityConfig(ConfigModel):
     @model_validator(mode="after")
     def _unique_names(self) -> Self:
         seen: dict[str, str] = {}
-        for kind, items in (("providers", self.providers), ("workload", self.workload)):
-            for index, item in enumerate(items):
-                where = f"{kind}[{index}]"
-                if item.name in seen:
-                    raise PydanticCustomError(
-                        "duplicate_name",
-                        "duplicate provider name {name!r}: used by {a} and {b}",
-                        {"name": item.name, "a": seen[item.name], "b": where},
-                    )
-                seen[item.name] = where
+        named = [(f"providers[{i}]", p.name) for i, p in enumerate(self.providers)]
+        named += [(f"workload[{i}]", w.name) for i, w in enumerate(self.workload)]
+        for where, name in named:
+            if name in seen:
+                raise PydanticCustomError(
+                    "duplicate_name",
+                    f"duplicate provider name {name!r}: used by {seen[name]} and {where}",
+                )
+            seen[name] = where
         return self
 
     def shown_value(self, field_name: str) -> object:

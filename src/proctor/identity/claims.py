@@ -1,9 +1,9 @@
 """Reading claims: paths into a token's payload, conditions on them, templates over them.
 
 A *claim path* names a value inside the claims: ``groups``, ``realm_access.roles`` (Keycloak),
-``resource_access.proctor.roles``. Providers also use namespaced claims whose names contain dots
-(``https://acme.example/groups``): a path is first looked up as one literal key, and only when
-there is no such key is it split on dots. So both forms work without any quoting.
+``resource_access.proctor.roles``. Providers also use claim names that contain dots
+(``https://acme.example/groups``, Kubernetes' ``kubernetes.io``): at each level the longest
+run of path parts that is a key wins, so both forms work without any quoting.
 
 A *condition* compares the value at a path with what the configuration expects (exact text,
 one of several texts, a glob, or a regular expression). A claim holding a list (``groups``,
@@ -28,15 +28,24 @@ def claim_at(claims: Mapping[str, Any], path: str) -> Any:
     return None if value is _MISSING else value
 
 
-def _lookup(claims: Mapping[str, Any], path: str) -> Any:
-    if path in claims:
-        return claims[path]
-    node: Any = claims
-    for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return _MISSING
-        node = node[part]
-    return node
+def _lookup(node: Any, path: str) -> Any:
+    return _walk(node, path.split("."))
+
+
+def _walk(node: Any, parts: list[str]) -> Any:
+    # Longest key first at each level: "kubernetes.io.namespace" finds the "kubernetes.io"
+    # key of a Kubernetes token, then "namespace" inside it.
+    if not parts:
+        return node
+    if not isinstance(node, Mapping):
+        return _MISSING
+    for cut in range(len(parts), 0, -1):
+        key = ".".join(parts[:cut])
+        if key in node:
+            found = _walk(node[key], parts[cut:])
+            if found is not _MISSING:
+                return found
+    return _MISSING
 
 
 def claim_strings(claims: Mapping[str, Any], path: str) -> list[str]:

@@ -32,10 +32,10 @@ from proctor.identity.validation import looks_like_jwt
 from proctor.model import Connection, IssuedToken
 from proctor.store.interfaces import TokenStore
 
-GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
 TT_JWT = "urn:ietf:params:oauth:token-type:jwt"
-TT_ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"
-TT_ACCESS_TOKEN = "urn:ietf:params:oauth:token-type:access_token"
+TT_ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"  # noqa: S105
+TT_ACCESS_TOKEN = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
 SUBJECT_TOKEN_TYPES = frozenset({TT_JWT, TT_ID_TOKEN, TT_ACCESS_TOKEN})
 
 

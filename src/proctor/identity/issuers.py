@@ -275,8 +275,6 @@ def build_registry(
 
     def discovery_for(issuer: str, url: str | None) -> CachedDiscovery:
         if issuer not in discoveries:
-            if fetcher is None:
-                raise ValueError("an HTTP fetcher is needed for discovery")
             discoveries[issuer] = CachedDiscovery(fetcher, issuer, url)
         return discoveries[issuer]
 

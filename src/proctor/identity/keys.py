@@ -29,7 +29,7 @@ from typing import Any
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from proctor.identity.errors import ProviderUnavailable
-from proctor.identity.fetch import FetchError, Fetcher, Response, check_secure_url
+from proctor.identity.fetch import Fetcher, FetchError, Response, check_secure_url
 
 log = logging.getLogger("proctor.identity")
 
@@ -42,12 +42,18 @@ class SigningKey:
     alg: str | None  # the JWK's "alg", when it names one: the only algorithm it may verify
     key: AsymmetricKey
 
+
 DEFAULT_MAX_AGE = 3600.0
 MIN_MAX_AGE = 60.0
 MAX_MAX_AGE = 86400.0
 DEFAULT_MIN_REFETCH = 30.0
 
 _MAX_AGE = re.compile(r"max-age=(\d+)")
+_PUBLIC_MEMBERS = {
+    "RSA": ("kty", "n", "e"),
+    "EC": ("kty", "crv", "x", "y"),
+    "OKP": ("kty", "crv", "x"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,17 +123,18 @@ def import_signing_keys(jwks: object) -> list[SigningKey]:
         kty = entry.get("kty")
         # Only the public members: a JWKS that (wrongly) publishes private parts must not
         # give us a key that can sign.
+        public = {k: entry[k] for k in _PUBLIC_MEMBERS.get(str(kty), ()) if k in entry}
         try:
             key: AsymmetricKey
             if kty == "RSA":
-                key = RSAKey.import_key({k: entry[k] for k in ("kty", "n", "e") if k in entry})
+                key = RSAKey.import_key(public)
             elif kty == "EC":
-                key = ECKey.import_key({k: entry[k] for k in ("kty", "crv", "x", "y") if k in entry})
+                key = ECKey.import_key(public)
             elif kty == "OKP":
-                key = OKPKey.import_key({k: entry[k] for k in ("kty", "crv", "x") if k in entry})
+                key = OKPKey.import_key(public)
             else:
                 continue  # "oct" (shared secrets) and unknown types are never trusted
-        except Exception as exc:  # noqa: BLE001 - a malformed entry is skipped, not fatal
+        except Exception as exc:  # a malformed entry is skipped, not fatal
             log.warning("jwks_key_skipped", extra={"error": type(exc).__name__})
             continue
         kid = entry.get("kid")
@@ -242,7 +249,7 @@ class CachedDiscovery:
 
     def __init__(
         self,
-        fetcher: Fetcher,
+        fetcher: Fetcher | None,
         issuer: str,
         url: str | None = None,
         max_age: float = DEFAULT_MAX_AGE,
@@ -261,6 +268,8 @@ class CachedDiscovery:
         with self._lock:
             now = self._clock()
             if self._doc is None or now - self._at > self._max_age:
+                if self._fetcher is None:
+                    raise ProviderUnavailable("no HTTP client is configured")
                 try:
                     self._doc = fetch_discovery(self._fetcher, self._issuer, self._url)
                     self._at = now

@@ -30,7 +30,7 @@ class TokenRevalidator:
         for token_id in set(token_ids):
             try:
                 record = self._tokens.get_token(token_id)
-            except Exception as exc:  # noqa: BLE001 - a store hiccup must not kill sessions
+            except Exception as exc:  # a store hiccup must not end sessions
                 log.warning("revalidation_failed", extra={"error": type(exc).__name__})
                 return {}
             if record is None:

@@ -14,7 +14,8 @@ Order matters, and each step refuses with its own reason:
 4. Signature.
 5. Claims: ``iss`` equals the configured issuer exactly; ``aud`` contains an accepted
    audience; ``exp`` is required and in the future, ``nbf`` (if any) in the past and ``iat``
-   (required) not in the future, each with the configured clock skew; ``sub`` is required;
+   (if any; required with a lifetime limit) not in the future, each with the configured clock
+   skew; ``sub`` is required;
    ``nonce`` equals the expected one when the caller has one (sign-in callbacks).
 """
 
@@ -28,6 +29,9 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry, extract_compact, validate_compact
@@ -41,7 +45,7 @@ RSA_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 EC_ALGS = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 OKP_ALGS = frozenset({"EdDSA", "Ed25519"})
 ASYMMETRIC_ALGS = frozenset(RSA_ALGS | set(EC_ALGS) | OKP_ALGS)
-DEFAULT_ALGS = ("RS256", "PS256", "ES256", "EdDSA")
+DEFAULT_ALGS = ("RS256", "PS256", "ES256", "EdDSA", "Ed25519")
 
 DEFAULT_SKEW = 60.0
 
@@ -154,18 +158,22 @@ class JwtValidator:
         return candidates[0]
 
     def _verify_signature(self, token: str, key: SigningKey, alg: str) -> dict[str, Any]:
-        # The registry allows exactly the algorithm we already checked; extra header members
-        # (x5t, custom ones) are tolerated since we never act on them.
-        registry = JWSRegistry(algorithms=[alg], strict_check_header=False)
-        try:
-            obj = extract_compact(token.encode("ascii"), registry=registry)
-            valid = validate_compact(obj, key.key, algorithms=[alg], registry=registry)
-        except (JoseError, ValueError, UnicodeError):
-            valid = False
+        if isinstance(key.key, OKPKey):
+            valid, payload = _verify_eddsa(token, key.key)
+        else:
+            # The registry allows exactly the algorithm we already checked; extra header
+            # members (x5t, custom ones) are tolerated since we never act on them.
+            registry = JWSRegistry(algorithms=[alg], strict_check_header=False)
+            try:
+                obj = extract_compact(token.encode("ascii"), registry=registry)
+                valid = validate_compact(obj, key.key, algorithms=[alg], registry=registry)
+                payload = obj.payload
+            except (JoseError, ValueError, UnicodeError):
+                valid, payload = False, b""
         if not valid:
             raise TokenRejected("bad_signature", "the token's signature is not valid")
         try:
-            claims = json.loads(obj.payload)
+            claims = json.loads(payload)
         except ValueError:
             raise TokenRejected("malformed", "the token's payload is not JSON") from None
         if not isinstance(claims, dict):
@@ -189,17 +197,37 @@ class JwtValidator:
         nbf = _number(claims, "nbf", required=False)
         if nbf is not None and now < nbf - skew:
             raise TokenRejected("not_yet_valid", "the token is not valid yet (nbf)")
-        iat = _number(claims, "iat", required=True)
-        assert iat is not None
-        if iat > now + skew:
+        # iat is optional (SPIFFE JWT-SVIDs may omit it) unless a lifetime limit needs it.
+        iat = _number(claims, "iat", required=rules.max_lifetime is not None)
+        if iat is not None and iat > now + skew:
             raise TokenRejected("not_yet_valid", "the token was issued in the future (iat)")
-        if rules.max_lifetime is not None and exp - iat > rules.max_lifetime + skew:
+        if (
+            rules.max_lifetime is not None
+            and iat is not None
+            and exp - iat > rules.max_lifetime + skew
+        ):
             raise TokenRejected("too_long_lived", "the token's lifetime is longer than accepted")
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub:
             raise TokenRejected("malformed", "the token has no subject (sub)")
         if nonce is not None and claims.get("nonce") != nonce:
             raise TokenRejected("bad_nonce", "the token's nonce does not match the sign-in")
+
+
+def _verify_eddsa(token: str, key: OKPKey) -> tuple[bool, bytes]:
+    """Ed25519/Ed448 directly with ``cryptography``: joserfc warns on the ``EdDSA`` name
+    (deprecated by RFC 9864 in favour of ``Ed25519``), and both names sign the same bytes."""
+    head, payload, signature = token.split(".")
+    try:
+        raw_sig = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+        raw_payload = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+        public = key.public_key
+        if not isinstance(public, Ed25519PublicKey | Ed448PublicKey):
+            return False, b""
+        public.verify(raw_sig, f"{head}.{payload}".encode("ascii"))
+    except (InvalidSignature, binascii.Error, ValueError, UnicodeError):
+        return False, b""
+    return True, raw_payload
 
 
 def _fits(key: SigningKey, alg: str) -> bool:
@@ -210,7 +238,9 @@ def _fits(key: SigningKey, alg: str) -> bool:
         return isinstance(k, RSAKey)
     if alg in EC_ALGS:
         return isinstance(k, ECKey) and k.curve_name == EC_ALGS[alg]
-    if alg in OKP_ALGS:
+    if alg == "Ed25519":
+        return isinstance(k, OKPKey) and k.curve_name == "Ed25519"
+    if alg == "EdDSA":
         return isinstance(k, OKPKey) and k.curve_name in ("Ed25519", "Ed448")
     return False
 

@@ -23,8 +23,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, Index, PrimaryKeyConstraint, String, Table, Text, UniqueConstraint
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import (
+    Column,
+    Index,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 

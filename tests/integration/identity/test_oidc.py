@@ -5,6 +5,7 @@ used as the PostgreSQL password, and the provider rotating its signing key."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import select
@@ -214,7 +215,7 @@ def test_callback_state_is_single_use_and_required(gw: Gateway) -> None:
 
 
 def test_unknown_provider(gw: Gateway) -> None:
-    status, text = gw.http("/login/nope")
+    status, _ = gw.http("/login/nope")
     assert status == 404
 
 
@@ -260,16 +261,14 @@ def read_line(stream: Any, pattern: str, timeout: float = 30) -> re.Match[str]:
     raise AssertionError(f"no line matching {pattern!r} in:\n{seen}")
 
 
-@pytest.fixture
-def logged_in(browser: Any, op: OidcProvider, gw: Gateway, tmp_path: Path) -> Path:
-    """`proctor login` as alice; returns the config home holding the credentials."""
-    home = tmp_path / "home"
+def login(browser: Any, gw: Gateway, home: Path, user: str) -> Path:
+    """`proctor login` as ``user``, approving in the browser; returns the config home."""
     proc = cli(["login", "--gateway", f"http://127.0.0.1:{gw.http_port}"], home)
     try:
         match = read_line(proc.stderr, r"open (\S+)")
         page = new_page(browser)
         page.goto(match.group(1))
-        sign_in_at_provider(page, "alice")
+        sign_in_at_provider(page, user)
         page.context.close()
         _, err = proc.communicate(timeout=60)
     finally:
@@ -277,8 +276,13 @@ def logged_in(browser: Any, op: OidcProvider, gw: Gateway, tmp_path: Path) -> Pa
             proc.kill()
             proc.communicate()
     assert proc.returncode == 0, err
-    assert "Signed in as alice" in err
+    assert f"Signed in as {user}" in err
     return home
+
+
+@pytest.fixture
+def logged_in(browser: Any, gw: Gateway, tmp_path: Path) -> Path:
+    return login(browser, gw, tmp_path / "home", "alice")
 
 
 def test_login_stores_the_token_privately(logged_in: Path, gw: Gateway) -> None:
@@ -341,11 +345,10 @@ def test_connect_needs_no_password(logged_in: Path, gw: Gateway) -> None:
 
 
 def test_refresh_then_provider_disables_the_user(
-    logged_in: Path, op: OidcProvider, gw: Gateway
+    browser: Any, op: OidcProvider, gw: Gateway, tmp_path: Path
 ) -> None:
-    import json
-
-    creds = json.loads((logged_in / "proctor" / "credentials.json").read_text())
+    home = login(browser, gw, tmp_path / "bob", "bob")
+    creds = json.loads((home / "proctor" / "credentials.json").read_text())
     assert creds["refresh_token"].startswith("prr_")
     token_url = f"http://127.0.0.1:{gw.http_port}/oauth/token"
     status, body = post_form(
@@ -361,10 +364,10 @@ def test_refresh_then_provider_disables_the_user(
     )
     assert (status, again["error"]) == (400, "invalid_grant")
 
-    conn = psycopg.connect(gw.dsn("alice", password=new_token), autocommit=True)
+    conn = psycopg.connect(gw.dsn("bob", password=new_token), autocommit=True)
     try:
         assert conn.execute("select 1").fetchone() == (1,)
-        op.disable("alice")
+        op.disable("bob")
         status, refused = post_form(
             token_url, {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]}
         )
@@ -385,8 +388,6 @@ def test_refresh_then_provider_disables_the_user(
 
 
 def test_logout_revokes(logged_in: Path, gw: Gateway) -> None:
-    import json
-
     creds = json.loads((logged_in / "proctor" / "credentials.json").read_text())
     result = run_cli(["logout"], logged_in)
     assert result.returncode == 0, result.stderr

@@ -28,7 +28,15 @@ from proctor.store.schema import metadata
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 CEST = timezone(timedelta(hours=2))
-OUR_TABLES = {"tokens", "sessions", "statements", "access_grants", "approval_requests"}
+IDENTITY_TABLES = {"login_states", "saml_assertions", "refresh_grants"}
+OUR_TABLES = {
+    "tokens",
+    "sessions",
+    "statements",
+    "access_grants",
+    "approval_requests",
+    *IDENTITY_TABLES,
+}
 
 
 def start(
@@ -447,7 +455,7 @@ class StoreContract:
             assert not {"access_grants", "approval_requests"} & table_names(store)
             # The comparison is not vacuous: the missing tables show up as differences.
             added = {d[1].name for d in flat(schema_diff(store)) if d[0] == "add_table"}
-            assert added == {"access_grants", "approval_requests"}
+            assert added == {"access_grants", "approval_requests", *IDENTITY_TABLES}
             store.downgrade("base")
             assert not OUR_TABLES & table_names(store)
             assert store.schema_revision() is None
