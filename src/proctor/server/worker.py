@@ -100,6 +100,7 @@ class Worker:
                 ),
                 connections=cfg.connection_models(),
                 authenticator=identity.authenticator,
+                authorize=identity.access.denial,
                 recorders=recorders,
                 network=network,
                 cancel_keys=cancel,

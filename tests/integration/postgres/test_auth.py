@@ -55,7 +55,7 @@ def test_expired_token_is_refused(gateway: Gateway) -> None:
 def test_token_scoped_to_other_connection(gateway: Gateway) -> None:
     token = gateway.create_token("erin", (), connections=frozenset({"billing"}))
     err = refused(gateway.dsn("erin", password=token))
-    assert 'erin is not allowed to use connection "shop"' in str(err)
+    assert "erin is not allowed to use shop; ask for access with `proctor request shop`" in str(err)
 
 
 def test_upstream_credential_never_reaches_client(gateway: Gateway) -> None:

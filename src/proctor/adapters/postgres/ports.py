@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from proctor.identity.authenticator import Authenticator
-from proctor.model import Connection, Statement
+from proctor.model import Connection, Identity, Statement
 from proctor.pipeline.gate import PolicyDecider
 from proctor.recording.writer import RecorderFactory
 
@@ -126,3 +126,6 @@ class PgContext:
     observer: SessionObserver
     policy: PolicyDecider
     analyzer: StatementAnalyzer
+    # May this identity open this connection? None when allowed, else the message to show.
+    # Without it, only a token's own connection scope is checked.
+    authorize: Callable[[Identity, Connection], str | None] | None = None

@@ -244,11 +244,17 @@ class PgSession:
         connection = self.ctx.connections.get(name)
         if connection is None or connection.protocol != "postgres":
             raise SessionRefused("3D000", f'connection "{name}" does not exist')
-        allowed = self.identity.claims.get("connections")
-        if allowed and name not in allowed:
-            raise SessionRefused(
-                "42501", f'{self.identity.subject} is not allowed to use connection "{name}"'
-            )
+        if self.ctx.authorize is not None:
+            denial = self.ctx.authorize(self.identity, connection)
+            if denial:
+                self.ctx.observer.auth_failed("not_authorized")
+                raise SessionRefused("42501", denial)
+        else:
+            allowed = self.identity.claims.get("connections")
+            if allowed and name not in allowed:
+                raise SessionRefused(
+                    "42501", f'{self.identity.subject} is not allowed to use connection "{name}"'
+                )
         if database and not connection.allow_database_override:
             raise SessionRefused(
                 "42501", f'connection "{name}" does not allow choosing another database'
