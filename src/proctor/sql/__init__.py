@@ -8,6 +8,7 @@ classified by walking the parse tree; nothing here matches SQL text with pattern
     Analyzer(max_entries=10_000).analyze(text, prepared=None, *, ...) -> Statement (cached)
     prepared_statements(text) -> dict[str, Statement]      what PREPARE defines, for EXECUTE
     redact_postgres(text) -> str                            secrets replaced by '***'
+    analyze_mysql(text) -> Statement                        MySQL, through sqlglot's parser
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from proctor.sql.catalog import (
     DANGEROUS_FUNCTIONS,
     DYNAMIC_SQL_FUNCTIONS,
 )
+from proctor.sql.mysql import analyze as analyze_mysql
 from proctor.sql.postgres import MAX_TEXT_CHARS, analyze, prepared_statements
 
 
@@ -53,6 +55,7 @@ __all__ = [
     "DYNAMIC_SQL_FUNCTIONS",
     "MAX_TEXT_CHARS",
     "Analyzer",
+    "analyze_mysql",
     "analyze_postgres",
     "prepared_statements",
     "redact_postgres",
