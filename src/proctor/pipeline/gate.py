@@ -125,9 +125,8 @@ class CommandGate:
                 self._prepared or None,
                 standard_conforming_strings=standard_conforming_strings,
             )
-        context = DecisionContext(
-            client_addr=self._client_addr, now=datetime.now(UTC), protocol=self._protocol
-        )
+        now = datetime.now(UTC)
+        context = DecisionContext(client_addr=self._client_addr, now=now, protocol=self._protocol)
         verdict = self._policy.decide(statement, self._identity, self._connection, context)
         self.commands += 1
         self.record(
@@ -135,11 +134,13 @@ class CommandGate:
             kind=kind,
             verdict=verdict.action.value,
             rule=verdict.rule,
+            at=now,
         )
         connection = self._connection.name
         self._observer.statement(connection, verdict.action.value)
-        if verdict.action in (Action.DENY, Action.REVIEW) and verdict.rule:
-            self._observer.denial(connection, verdict.rule)
+        if verdict.action in (Action.DENY, Action.REVIEW):
+            # A refusal by the connection's default has no rule: count it as "default".
+            self._observer.denial(connection, verdict.rule or "default")
         if verdict.allowed and Operation.PREPARE in statement.effects:
             self._prepared.update(self._prepared_names(text))
         return statement, verdict
@@ -152,13 +153,14 @@ class CommandGate:
         verdict: str,
         rule: str | None = None,
         error: str | None = None,
+        at: datetime | None = None,
     ) -> None:
         self._events += 1
         self._recorder.statement(
             StatementRecord(
                 session_id=self._session_id,
                 seq=self._events,
-                at=datetime.now(UTC),
+                at=at or datetime.now(UTC),
                 text=text,
                 kind=kind,
                 verdict=verdict,

@@ -66,7 +66,7 @@ class Observer:
 
 
 class Harness:
-    def __init__(self) -> None:
+    def __init__(self, policy: dict[str, Any] | None = None) -> None:
         self.to_client: list[bytes] = []
         self.to_upstream: list[bytes] = []
         self.errors: list[ProtocolError] = []
@@ -85,7 +85,7 @@ class Harness:
             ),
             analyze=Analyzer().analyze,
             prepared_names=prepared_statements,
-            policy=Policy.from_dict(POLICY),
+            policy=Policy.from_dict(policy or POLICY),
             recorder=self.recorder,
             observer=self.observer,
             client_addr="127.0.0.1",
@@ -293,3 +293,10 @@ def test_function_call_message_is_refused_unless_allowed() -> None:
     ((kind, body),) = h.upstream_messages()
     assert kind == "Q" and decode.query(body).startswith("PROCTOR_REFUSED_")
     assert h.recorder.records[-1].kind == "function-call"
+
+
+def test_refusals_by_the_default_action_are_counted_as_default() -> None:
+    h = Harness({"version": 1, "default": "deny"})
+    h.relay.client_data(q("select 1"))
+    assert "denial:default" in h.observer.verdicts
+    assert h.recorder.records[-1].verdict == "deny" and h.recorder.records[-1].rule is None
