@@ -194,3 +194,32 @@ def test_backslash_quote_smuggling_with_standard_conforming_strings_off(guarded:
         finally:
             conn.execute("set standard_conforming_strings = on")
             conn.execute("drop table smuggle_t")
+
+
+@pytest.mark.parametrize(
+    "options",
+    ["-c role=postgres", "--session_authorization=postgres", "-c\\ role=postgres", "-B 64"],
+)
+def test_startup_options_cannot_switch_identity(guarded: Gateway, options: str) -> None:
+    # libpq's options reach the server as if SET had been run before the first statement.
+    with pytest.raises(psycopg.OperationalError, match="startup option"):
+        psycopg.connect(guarded.dsn("alice", options=options)).close()
+
+
+def test_harmless_startup_options_still_work(guarded: Gateway) -> None:
+    with psycopg.connect(guarded.dsn("alice", options="-c statement_timeout=5s")) as conn:
+        assert conn.execute("show statement_timeout").fetchone() == ("5s",)
+
+
+def test_role_as_its_own_startup_parameter_is_judged_too(guarded: Gateway) -> None:
+    client = RawClient(guarded.host, guarded.port)
+    try:
+        client.send(
+            encode.startup_message({"user": "alice", "database": "shop", "role": "postgres"})
+        )
+        assert client.recv_message() is not None  # asks for the token
+        client.send(encode.password_message(guarded.tokens["alice"]))
+        reply = client.until("E")
+        assert "startup option role" in errors(reply)[0]["M"]
+    finally:
+        client.close()

@@ -29,7 +29,12 @@ from proctor.adapters.postgres.ports import (
     UpstreamIO,
     UpstreamTlsError,
 )
-from proctor.adapters.postgres.relay import Relay
+from proctor.adapters.postgres.relay import Relay, refusal_text
+from proctor.adapters.postgres.startup_options import (
+    OptionsError,
+    as_set_statement,
+    startup_settings,
+)
 from proctor.adapters.postgres.upstream_auth import UpstreamAuthenticator, UpstreamAuthError
 from proctor.adapters.postgres.upstream_tls import negotiate_tls
 from proctor.codecs.pgwire import (
@@ -58,6 +63,7 @@ from proctor.codecs.pgwire.constants import (
 from proctor.identity.authenticator import AuthenticationError
 from proctor.model import Connection, Identity, SessionEnd, SessionStart
 from proctor.pipeline.gate import CommandGate
+from proctor.policy.context import DecisionContext
 from proctor.recording.writer import RecordingUnavailable, SessionRecorder
 from proctor.sql import prepared_statements
 
@@ -281,11 +287,32 @@ class PgSession:
             # Fail closed: no recording, no session.
             raise SessionRefused("58030", f"session recording unavailable: {exc}") from exc
 
+    def _judge_startup_settings(self, params: dict[str, str]) -> None:
+        """Run-time settings in the startup packet — parameters of their own (``role=…``) or
+        inside ``options`` (``-c role=…``) — are judged as the SET statements they amount to."""
+        assert self.connection is not None and self.identity is not None
+        try:
+            settings = startup_settings(params, _RESERVED_PARAMS)
+        except OptionsError as exc:
+            self._end_reason = "policy_refused"
+            raise SessionRefused("42501", f"startup options refused: {exc}") from exc
+        for name, value in settings:
+            statement = self.ctx.analyzer.analyze(as_set_statement(name, value))
+            context = DecisionContext(
+                client_addr=self.client.peer_host, now=datetime.now(UTC), protocol="postgres"
+            )
+            verdict = self.ctx.policy.decide(statement, self.identity, self.connection, context)
+            if not verdict.allowed:
+                self._end_reason = "policy_refused"
+                message, _, _ = refusal_text(verdict)
+                raise SessionRefused("42501", f"startup option {name}: {message}")
+
     async def _connect_upstream(self, startup: StartupMessage) -> None:
         assert self.connection is not None and self.identity is not None
         conn = self.connection
         self._recorder = self._open_recording()
         self.ctx.observer.session_opened(conn.name)
+        self._judge_startup_settings(startup.params)
         try:
             upstream = await self.ctx.network.open_upstream(conn)
         except OSError as exc:
