@@ -66,7 +66,7 @@ class Observer:
 
 
 class Harness:
-    def __init__(self, policy: dict[str, Any] | None = None) -> None:
+    def __init__(self, policy: dict[str, Any] | None = None, analyze: Any = None) -> None:
         self.to_client: list[bytes] = []
         self.to_upstream: list[bytes] = []
         self.errors: list[ProtocolError] = []
@@ -83,7 +83,7 @@ class Harness:
                 database="shop",
                 credential=Credential(username="app"),
             ),
-            analyze=Analyzer().analyze,
+            analyze=analyze or Analyzer().analyze,
             prepared_names=prepared_statements,
             policy=Policy.from_dict(policy or POLICY),
             recorder=self.recorder,
@@ -300,3 +300,14 @@ def test_refusals_by_the_default_action_are_counted_as_default() -> None:
     h.relay.client_data(q("select 1"))
     assert "denial:default" in h.observer.verdicts
     assert h.recorder.records[-1].verdict == "deny" and h.recorder.records[-1].rule is None
+
+
+def test_a_failing_check_refuses_the_command_and_keeps_the_session() -> None:
+    def broken(*args: object, **kwargs: object) -> Any:
+        raise RuntimeError("analyzer bug")
+
+    h = Harness(analyze=broken)
+    h.relay.client_data(q("select 1"))
+    ((kind, body),) = h.upstream_messages()
+    assert kind == "Q" and decode.query(body).startswith("PROCTOR_REFUSED_")
+    assert h.observer.verdicts == ["refused"]

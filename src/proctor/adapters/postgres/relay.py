@@ -16,6 +16,7 @@ the relay rewrites that one ErrorResponse (recognised by its marker) into the ga
 
 from __future__ import annotations
 
+import logging
 import secrets
 import struct
 import time
@@ -54,6 +55,7 @@ _BACKEND_INTEREST = frozenset(
 _MARKER = "PROCTOR_REFUSED_"
 _COMMANDS = frozenset({F_QUERY, F_PARSE, F_FUNCTION_CALL})
 _perf = time.perf_counter
+log = logging.getLogger("proctor.postgres")
 _PID = struct.Struct("!i")
 
 
@@ -204,6 +206,14 @@ class Relay:
             self._observer.statement(self._connection, "refused")
             return self._refuse(
                 msg, "58030", "Proctor refused the command: the session recording is unavailable"
+            )
+        except Exception:
+            # A bug in analysis or policy must not let the command through (fail closed) nor
+            # kill the session: refuse this one command and keep going.
+            log.exception("command_check_failed", extra={"connection": self._connection})
+            self._observer.statement(self._connection, "refused")
+            return self._refuse(
+                msg, "XX000", "Proctor could not check this command, so it was not run"
             )
         if verdict.allowed:
             return None
