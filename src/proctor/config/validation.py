@@ -87,7 +87,7 @@ def _message(
 ) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
-        return _unknown_key(path, root)
+        return unknown_key_message(path, root)
     reference = references.get(path)
     if kind == "file_missing" and reference is not None:
         return f"no such file (the path comes from {reference}, not shown)"
@@ -115,9 +115,10 @@ def _expected(kind: str, pydantic_message: str) -> str:
     return pydantic_message  # our own validators already say "expected ..."
 
 
-def _unknown_key(path: KeyPath, root: type[BaseModel]) -> str:
+def unknown_key_message(path: KeyPath, root: type[BaseModel]) -> str:
+    """``unknown key 'x'; did you mean 'y'?`` for the key at ``path`` below model ``root``."""
     key = str(path[-1])
-    allowed = _keys_allowed_at(root, path[:-1])
+    allowed = keys_allowed_at(root, path[:-1])
     message = f"unknown key {key!r}"
     if not allowed:
         return message
@@ -127,16 +128,26 @@ def _unknown_key(path: KeyPath, root: type[BaseModel]) -> str:
     return f"{message}; expected one of: {', '.join(allowed)}"
 
 
-def _keys_allowed_at(root: type[BaseModel], path: KeyPath) -> list[str]:
+def keys_allowed_at(root: type[BaseModel], path: KeyPath) -> list[str]:
+    """The keys (aliases where defined) of the model found at ``path`` below ``root``."""
     model: type[BaseModel] | None = root
     for segment in path:
         if model is None:
             return []
         if isinstance(segment, int):  # an item of a list of models
             continue
-        field = model.model_fields.get(segment)
+        field = _field(model, segment)
         model = _model_in(field.annotation) if field is not None else None
-    return list(model.model_fields) if model is not None else []
+    if model is None:
+        return []
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def _field(model: type[BaseModel], key: str) -> typing.Any:
+    for name, field in model.model_fields.items():
+        if key in (name, field.alias):
+            return field
+    return None
 
 
 def _model_in(annotation: object) -> type[BaseModel] | None:

@@ -13,8 +13,6 @@ Policies hold no secrets, so found values are always shown.
 
 from __future__ import annotations
 
-import difflib
-import typing
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -23,7 +21,7 @@ from pydantic_core import ErrorDetails
 
 from proctor.config.errors import ConfigProblem
 from proctor.config.paths import KeyPath
-from proctor.config.validation import describe
+from proctor.config.validation import describe, unknown_key_message
 from proctor.config.yaml_source import YamlDocument
 
 _DICT_KEY_MARKER = "[key]"  # pydantic's last loc segment when a mapping key is invalid
@@ -67,7 +65,7 @@ def validation_problems(
             loc = loc[:-1]
         path = written_path(document.data, loc)
         if error["type"] == "extra_forbidden":
-            message = _unknown_key(loc, root)
+            message = unknown_key_message(loc, root)
             at_key = True
         else:
             message = _message(error, at_key)
@@ -137,48 +135,3 @@ def _quoting_hint(kind: str, value: object) -> str:
     if kind == "string_type" and isinstance(value, int | float):
         return " (quote the value to make it a string)"
     return ""
-
-
-def _unknown_key(loc: KeyPath, root: type[BaseModel]) -> str:
-    key = str(loc[-1])
-    allowed = keys_allowed_at(root, loc[:-1])
-    message = f"unknown key {key!r}"
-    if not allowed:
-        return message
-    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-    if close:
-        return f"{message}; did you mean {close[0]!r}?"
-    return f"{message}; expected one of: {', '.join(allowed)}"
-
-
-def keys_allowed_at(root: type[BaseModel], loc: KeyPath) -> list[str]:
-    """The keys (aliases where defined) of the model found at ``loc`` below ``root``."""
-    model: type[BaseModel] | None = root
-    for segment in loc:
-        if model is None:
-            return []
-        if isinstance(segment, int):  # an item of a list of models
-            continue
-        field = _field(model, segment)
-        model = _model_in(field.annotation) if field is not None else None
-    if model is None:
-        return []
-    return [field.alias or name for name, field in model.model_fields.items()]
-
-
-def _field(model: type[BaseModel], key: str) -> typing.Any:
-    for name, field in model.model_fields.items():
-        if key in (name, field.alias):
-            return field
-    return None
-
-
-def _model_in(annotation: object) -> type[BaseModel] | None:
-    """The model class inside ``X``, ``X | None``, ``tuple[X, ...]``, ``Annotated[...]``."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for argument in typing.get_args(annotation):
-        model = _model_in(argument)
-        if model is not None:
-            return model
-    return None
