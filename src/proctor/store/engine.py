@@ -13,6 +13,8 @@ plain (deferred) ``BEGIN`` for readers.
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -94,9 +96,24 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         # busy_timeout first: switching a new file to WAL may itself have to wait for a lock.
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _switch_to_wal(cursor)
     finally:
         cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """``journal_mode = WAL`` needs an exclusive lock on a file not yet in WAL mode, and SQLite
+    does not always run its busy handler for it: several processes opening a fresh file at
+    once can get "database is locked" at once. Retry for as long as busy_timeout allows."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
