@@ -71,7 +71,6 @@ class CommandGate:
         "_protocol",
         "_recorder",
         "_session_id",
-        "commands",
     )
 
     def __init__(
@@ -101,7 +100,6 @@ class CommandGate:
         # SQL-level PREPAREd statements of this session, so EXECUTE is judged by what it runs.
         self._prepared: dict[str, Statement] = {}
         self._events = 0
-        self.commands = 0
 
     def check(
         self,
@@ -128,7 +126,6 @@ class CommandGate:
         now = datetime.now(UTC)
         context = DecisionContext(client_addr=self._client_addr, now=now, protocol=self._protocol)
         verdict = self._policy.decide(statement, self._identity, self._connection, context)
-        self.commands += 1
         self.record(
             text=statement.redacted_text or text,
             kind=kind,

@@ -371,7 +371,7 @@ class PgSession:
                 elif mtype == B_READY_FOR_QUERY:
                     if not auth.done:
                         raise UpstreamAuthError("the server skipped authentication")
-                    to_client.append(fm_encode(mtype, body))
+                    to_client.append(encode.message(mtype, body))
                     self.client.write(b"".join(to_client))
                     return
                 else:
@@ -381,7 +381,7 @@ class PgSession:
                             self._client_encoding = value
                         elif name == "standard_conforming_strings":
                             self._scs = value.lower() == "on"
-                    to_client.append(fm_encode(mtype, body))
+                    to_client.append(encode.message(mtype, body))
 
     def _register_cancel(self, pid: int, secret: int) -> tuple[int, int]:
         assert self.connection is not None
@@ -508,7 +508,3 @@ class PgSession:
             fields["connection"] = self.connection.name
         fields.update(extra)
         return fields
-
-
-def fm_encode(mtype: int, body: bytes) -> bytes:
-    return encode.message(mtype, body)
