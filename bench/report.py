@@ -19,7 +19,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-TARGET_LABELS = {"direct": "direct", "pgbouncer": "pgbouncer", "proctor": "Proctor"}
+TARGET_LABELS = {
+    "direct": "direct",
+    "pgbouncer": "pgbouncer",
+    "proctor": "Proctor",
+    "proctor-nopolicy": "Proctor (no policy, no masking)",
+}
 
 
 @dataclass
@@ -107,7 +112,16 @@ class Summary:
     ratios: dict[str, float | None]  # "pgbouncer/direct", "proctor/direct", "proctor/pgbouncer"
 
 
-RATIO_PAIRS = (("pgbouncer", "direct"), ("proctor", "direct"), ("proctor", "pgbouncer"))
+STREAM_LABELS = {
+    "plain": "no sensitive-looking column",
+    "cards": "card number in 1 row of 3",
+}
+RATIO_PAIRS = (
+    ("pgbouncer", "direct"),
+    ("proctor", "direct"),
+    ("proctor", "pgbouncer"),
+    ("proctor-nopolicy", "direct"),
+)
 
 
 def summarize(measurements: Iterable[Measurement], targets: Sequence[str]) -> list[Summary]:
@@ -164,7 +178,7 @@ def markdown(
 ) -> str:
     """Tables for the run. Skipped targets keep their column (saying "skipped"); ratios and
     CPU columns appear only for targets that are in the run or skipped."""
-    cols = [t for t in ("direct", "pgbouncer", "proctor") if t in targets or t in skipped]
+    cols = [t for t in TARGET_LABELS if t in targets or t in skipped]
     pairs = [(a, b) for a, b in RATIO_PAIRS if a in cols and b in cols]
     proxies = [t for t in cols if t != "direct"]
     labels = [TARGET_LABELS[t] for t in cols]
@@ -201,18 +215,19 @@ def markdown(
         lines += _table(head, ["r", "l"] + ["r"] * (len(head) - 2), rows)
     st = [s for s in summaries if s.workload == "stream"]
     if st:
-        head = [*(f"{x} MB/s" for x in labels), *ratio_heads]
+        head = ["result", *(f"{x} MB/s" for x in labels), *ratio_heads]
         if proxies:
             head.append(f"proxy CPU ms/MB ({proxy_names})")
         rows = []
         for s in st:
-            row = [_cell_value(s.cells.get(t), skipped.get(t), "{:,.1f}") for t in cols]
+            row = [STREAM_LABELS.get(s.protocol, s.protocol or "-")]
+            row += [_cell_value(s.cells.get(t), skipped.get(t), "{:,.1f}") for t in cols]
             row += ratios(s)
             if proxies:
                 row.append(per_target(s, proxies, "cpu_per_unit", "{:.1f}"))
             rows.append(row)
         lines += [f"#### Large result to psql ({header.get('stream_mb')} MB of DataRows)", ""]
-        lines += _table(head, ["r"] * len(head), rows)
+        lines += _table(head, ["l"] + ["r"] * (len(head) - 1), rows)
     for t, why in skipped.items():
         lines.append(f"- {TARGET_LABELS[t]} skipped: {why}")
     errors = [

@@ -44,7 +44,9 @@ from bench.targets import (
 )
 from bench.workloads import (
     PROTOCOLS,
+    STREAM_KINDS,
     WorkloadError,
+    cards_table_init,
     pgbench_init,
     pgbench_threads,
     run_pgbench,
@@ -173,11 +175,13 @@ def pgbench_job(
 
 
 def stream_job(
-    args: argparse.Namespace, target: Target, rows: int
+    args: argparse.Namespace, target: Target, rows: int, kind: str
 ) -> Callable[[Measurement], None]:
+    size = stream_bytes(rows, kind)
+
     def work(m: Measurement) -> None:
-        m.wall_s = run_stream(args.psql, target, rows)
-        m.bytes = stream_bytes(rows)
+        m.wall_s = run_stream(args.psql, target, rows, kind)
+        m.bytes = size
         m.mb_per_s = round(m.bytes / 1e6 / m.wall_s, 2)
 
     return work
@@ -197,7 +201,7 @@ def _describe(m: Measurement) -> str:
 
 
 def run_rounds(args: argparse.Namespace, targets: list[Target], out: list[Measurement]) -> None:
-    rows = stream_rows(args.stream_mb)
+    rows = {kind: stream_rows(args.stream_mb, kind) for kind in STREAM_KINDS}
     for r in range(args.rounds):
         # Rotate the order each round: A B C, B C A, C A B, ...
         k = r % len(targets)
@@ -211,11 +215,12 @@ def run_rounds(args: argparse.Namespace, targets: list[Target], out: list[Measur
                     out.append(m)
                     log(f"   pgbench -S c={clients:<3} {mode:<9} {t.name:<10} {_describe(m)}")
         if not args.no_stream:
-            for t in order:
-                m = Measurement(r + 1, "stream", t.name)
-                measured(t, m, stream_job(args, t, rows))
-                out.append(m)
-                log(f"   stream {args.stream_mb:g} MB          {t.name:<10} {_describe(m)}")
+            for kind in STREAM_KINDS:
+                for t in order:
+                    m = Measurement(r + 1, "stream", t.name, protocol=kind)
+                    measured(t, m, stream_job(args, t, rows[kind], kind))
+                    out.append(m)
+                    log(f"   stream {args.stream_mb:g} MB {kind:<6} {t.name:<10} {_describe(m)}")
 
 
 # --------------------------------------------------------------------------- setup
@@ -258,6 +263,14 @@ def setup(
             log("   tables of that scale exist already")
     except WorkloadError as exc:
         raise SetupError(str(exc)) from exc
+
+    if not args.no_stream:
+        rows = stream_rows(args.stream_mb, "cards")
+        log(f"{rows:,} rows of card payments for the masked stream (once, direct)")
+        try:
+            log("   created" if cards_table_init(args.psql, direct, rows) else "   present already")
+        except WorkloadError as exc:
+            raise SetupError(str(exc)) from exc
 
     targets = [direct]
     if "pgbouncer" in args.targets:

@@ -44,6 +44,16 @@ def check(ctx: click.Context, file: Path | None, config_path: Path, as_json: boo
         except PolicyError as exc:
             problems = list(exc.problems)
             config = None
+    if config is not None:
+        # Masking profiles are validated with the policy that chooses them.
+        from proctor.pipeline.masking import MaskingSetupError, load_profiles
+        from proctor.policy import load_configured_policy
+
+        try:
+            load_profiles(config, load_configured_policy(config))
+        except MaskingSetupError as exc:
+            problems = [ConfigProblem(exc.file, exc.path, exc.message)]
+            config = None
     warnings = config_warnings(config, file=str(path)) if config is not None else []
 
     if as_json:

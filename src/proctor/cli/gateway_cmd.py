@@ -34,6 +34,7 @@ def _load(config_path: Path) -> ProctorConfig:
 )
 def gateway_command(config_path: Path, workers: int | None) -> None:
     """Run the gateway in the foreground (SIGTERM or Ctrl-C drains and stops it)."""
+    from proctor.pipeline.masking import MaskingSetupError, load_profiles
     from proctor.policy import PolicyError, load_configured_policy
     from proctor.server import jsonlog, supervisor
     from proctor.server.spec import WorkerSpec
@@ -43,7 +44,8 @@ def gateway_command(config_path: Path, workers: int | None) -> None:
     cfg = _load(config_path)
     try:
         policy = load_configured_policy(cfg)
-    except PolicyError as exc:
+        masking_profiles = load_profiles(cfg, policy)
+    except (PolicyError, MaskingSetupError) as exc:
         raise click.ClickException(str(exc)) from exc
     jsonlog.configure(cfg.gateway.log_level, pid=os.getpid())
     url = cfg.store.url
@@ -73,6 +75,7 @@ def gateway_command(config_path: Path, workers: int | None) -> None:
             tls_files=tls_files,
             store_factory=store_factory,
             policy=policy,
+            masking_profiles=masking_profiles,
         )
         for i in range(count)
     }

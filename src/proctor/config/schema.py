@@ -10,6 +10,7 @@ from typing import Annotated, ClassVar, Self
 
 from pydantic import (
     BeforeValidator,
+    Field,
     PrivateAttr,
     ValidationInfo,
     WrapValidator,
@@ -21,6 +22,7 @@ from proctor.config.base import ConfigModel
 from proctor.config.connections import ConnectionConfig, unique_names
 from proctor.config.fields import context_config_path
 from proctor.config.identity import IdentityConfig, connection_names_used
+from proctor.config.masking import MaskingConfig
 from proctor.config.sections import (
     GatewayConfig,
     ListenersConfig,
@@ -72,6 +74,8 @@ class ProctorConfig(ConfigModel):
     policy: PolicyConfig | None = None
     # None: Proctor access tokens only (see docs/identity.md).
     identity: IdentityConfig | None = None
+    # Masking profiles the policy chooses from (see docs/masking.md).
+    masking: MaskingConfig = Field(default_factory=MaskingConfig)
 
     _config_path: Path = PrivateAttr(default_factory=lambda: Path.cwd() / "proctor.yaml")
 

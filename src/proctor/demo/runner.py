@@ -120,6 +120,18 @@ def _cluster(state: DemoState, directory: Path) -> PgCluster:
     return PgCluster(Path(state.pg_data), state.pg_port, password)
 
 
+DEMO_MASKING_PROFILE: dict[str, object] = {
+    "entities": {
+        "card": "partial",  # **** **** **** 1111
+        "ssn": "partial",  # ***-**-6789
+        "email": "partial",  # j***@example.com
+        "phone": "partial",
+        "iban": "partial",
+        "dob": "partial",  # the year only
+    },
+}
+
+
 def _config(state: DemoState, workers: int) -> dict[str, object]:
     return {
         "version": 1,
@@ -135,6 +147,8 @@ def _config(state: DemoState, workers: int) -> dict[str, object]:
         "store": {"url": "sqlite:///state.db"},
         "recordings": {"dir": "recordings"},
         "policy": {"file": "policy.yaml"},
+        # The masking profile the demo policy gives every session (docs/masking.md).
+        "masking": {"profiles": {"pii": DEMO_MASKING_PROFILE}},
         "connections": [
             {
                 "name": CONNECTION,

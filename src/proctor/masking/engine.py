@@ -97,6 +97,9 @@ class MaskingStats:
     def total(self) -> int:
         return sum(self._counts.values())
 
+    def clear(self) -> None:
+        self._counts.clear()
+
     def merge(self, other: MaskingStats) -> None:
         for (where, entity), n in other._counts.items():
             self.add(where, entity, n)
@@ -352,7 +355,7 @@ class ColumnPlan:
             return "skip", None, None
         if rule is not None and rule.action == "mask":
             return "always", self._rule_handler(rule, ctx, t, where), None
-        if t is TypeCategory.BOOL or t is TypeCategory.BINARY:
+        if t is TypeCategory.BOOL or t is TypeCategory.BINARY or t is TypeCategory.OPAQUE:
             return "skip", None, None
         if t is TypeCategory.DATE:
             if ctx.whole == Entity.DOB:
@@ -415,7 +418,12 @@ class ColumnPlan:
             if t is TypeCategory.JSON:
                 out = m.replacer.whole(entity, strategy, value)
                 return None if out is None else json.dumps(out, ensure_ascii=False)
-            if t in (TypeCategory.BINARY, TypeCategory.UNKNOWN, TypeCategory.BOOL):
+            if t in (
+                TypeCategory.BINARY,
+                TypeCategory.UNKNOWN,
+                TypeCategory.BOOL,
+                TypeCategory.OPAQUE,
+            ):
                 return None
             return m.replacer.whole(entity, strategy, value)
 

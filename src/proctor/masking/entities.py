@@ -34,6 +34,7 @@ class TypeCategory(enum.StrEnum):
     DATE = "date"  # date, timestamp, timestamptz, time
     BINARY = "binary"  # bytea, blobs
     BOOL = "bool"
+    OPAQUE = "opaque"  # uuid, oids, intervals, times, bits: cannot hold personal text
     JSON = "json"  # json, jsonb
     UNKNOWN = "unknown"  # anything else (arrays, enums, composites, user types)
 

@@ -46,7 +46,14 @@ from proctor.policy import conditions as c
 from proctor.policy.conditions import Condition, is_incomplete
 from proctor.policy.context import DecisionContext
 from proctor.policy.loader import policy_from_data, read_policy_file
-from proctor.policy.schema import ConnectionDefault, MatchBlock, PolicyDocument, Rule
+from proctor.policy.schema import (
+    NO_MASKING,
+    ConnectionDefault,
+    MaskingChoice,
+    MatchBlock,
+    PolicyDocument,
+    Rule,
+)
 
 FAIL_CLOSED = "fail-closed"  # Verdict.rule when an unclassifiable statement is refused
 FAIL_CLOSED_MESSAGE = (
@@ -254,6 +261,27 @@ class _ConnectionDefault:
         )
 
 
+class _MaskingChoice:
+    __slots__ = ("_conditions", "_unless", "profile")
+
+    def __init__(self, choice: MaskingChoice) -> None:
+        self.profile = None if choice.profile == NO_MASKING else choice.profile
+        # When a condition cannot tell (client address unknown), lean towards masking: an
+        # entry that masks matches, an entry that turns masking off does not.
+        masks = self.profile is not None
+        self._conditions = _block(choice.match, unsure=masks)
+        self._unless = tuple(_block(block, unsure=not masks) for block in choice.unless)
+
+    def applies(self, identity: Identity, connection: Connection, context: DecisionContext) -> bool:
+        statement = _NO_STATEMENT
+        if not all(c.test(statement, identity, connection, context) for c in self._conditions):
+            return False
+        return not any(
+            all(c.test(statement, identity, connection, context) for c in block)
+            for block in self._unless
+        )
+
+
 class Policy:
     """A loaded policy. Build it with ``load``, ``from_dict`` or ``builtin``."""
 
@@ -262,6 +290,7 @@ class Policy:
         "_defaults",
         "_fingerprint",
         "_global_default",
+        "_masking",
         "_outcomes",
         "_rules",
         "_rules_by_name",
@@ -281,6 +310,7 @@ class Policy:
             _ConnectionDefault(i, entry) for i, entry in enumerate(document.connection_defaults)
         )
         self._global_default = document.default
+        self._masking = tuple(_MaskingChoice(choice) for choice in document.masking)
         self._outcomes: dict[tuple[tuple[PolicyRule, ...], bool], _Outcome] = {}
         self._by_statement: dict[int, _StatementEntry] = {}
         canonical = json.dumps(
@@ -382,6 +412,20 @@ class Policy:
         verdict = self._verdict(tuple(matched), incomplete, connection, context)
         decided_by = self._decided_by(verdict, connection, context)
         return Explanation(verdict, tuple(traces), incomplete, decided_by)
+
+    def masking_profile(
+        self, identity: Identity, connection: Connection, context: DecisionContext
+    ) -> str | None:
+        """The masking profile a session of ``identity`` on ``connection`` gets: the first
+        matching ``masking`` entry's, None when no entry matches or it says ``none``."""
+        for choice in self._masking:
+            if choice.applies(identity, connection, context):
+                return choice.profile
+        return None
+
+    def masking_profiles(self) -> frozenset[str]:
+        """Every profile name the ``masking`` section uses (``none`` excluded)."""
+        return frozenset(c.profile for c in self._masking if c.profile is not None)
 
     def default_for(self, connection: Connection, context: DecisionContext) -> tuple[Action, str]:
         """The default action for ``connection`` and where it comes from."""

@@ -8,9 +8,11 @@ fingerprint hashes does not depend on how a rule was spelt.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -57,6 +59,19 @@ from proctor.policy.fields import (
 )
 
 POLICY_VERSION = 1
+_PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+NO_MASKING = "none"  # the masking profile name that means: results are not masked
+# Conditions a masking choice may use: what is known when a session starts (not statements).
+SESSION_CONDITIONS = (
+    "subjects",
+    "groups",
+    "claims",
+    "connections",
+    "tags",
+    "protocols",
+    "client_addresses",
+    "time",
+)
 
 OneOrMore = BeforeValidator(one_or_more)
 
@@ -227,6 +242,45 @@ class Rule(PolicyModel):
         return value
 
 
+def _profile_name(value: object) -> str:
+    if not isinstance(value, str) or not _PROFILE_NAME.fullmatch(value):
+        raise fail(
+            "profile_name",
+            "expected a masking profile name (letters, digits, '_', '.', '-'), or 'none'",
+        )
+    return value
+
+
+def _session_only(block: MatchBlock) -> MatchBlock:
+    other = [name for name in block.given() if name not in SESSION_CONDITIONS]
+    if other:
+        raise fail(
+            "masking_condition",
+            f"{', '.join(other)}: a masking profile is chosen when the session starts, "
+            f"so only these conditions apply: {', '.join(SESSION_CONDITIONS)}",
+        )
+    return block
+
+
+SessionBlock = Annotated[MatchBlock, AfterValidator(_session_only)]
+
+
+class MaskingChoice(PolicyModel):
+    """Which masking profile a session gets; the first matching entry decides."""
+
+    profile: Annotated[str, BeforeValidator(_profile_name)]
+    match: SessionBlock = Field(default_factory=MatchBlock)
+    unless: Annotated[tuple[SessionBlock, ...], BeforeValidator(_mapping_or_list)] = ()
+
+    @field_validator("unless")
+    @classmethod
+    def _unless_not_empty(cls, value: tuple[MatchBlock, ...]) -> tuple[MatchBlock, ...]:
+        for block in value:
+            if not block.given():
+                raise fail("unless_empty", "expected conditions in every 'unless' block")
+        return value
+
+
 class ConnectionDefault(PolicyModel):
     """The default action for connections chosen by name and/or tags."""
 
@@ -310,9 +364,13 @@ class PolicyDocument(PolicyModel):
     version: Annotated[int, BeforeValidator(_version)]
     default: DefaultAction
     connection_defaults: tuple[ConnectionDefault, ...] = ()
+    masking: tuple[MaskingChoice, ...] = ()
     rules: tuple[Rule, ...] = ()
     tests: tuple[TestCase, ...] = ()
 
     def canonical(self) -> dict[str, Any]:
         """What decides, in normal form: the input of the fingerprint (tests excluded)."""
-        return self.model_dump(mode="json", by_alias=True, exclude={"tests"}, exclude_none=True)
+        # An empty masking section is left out, so adding the section to the language did
+        # not change the fingerprint of policies that do not use it.
+        exclude = {"tests"} if self.masking else {"tests", "masking"}
+        return self.model_dump(mode="json", by_alias=True, exclude=exclude, exclude_none=True)

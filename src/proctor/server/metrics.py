@@ -71,6 +71,12 @@ class Metrics:
             ["connection", "rule"],
             registry=reg,
         )
+        self.masked = Counter(
+            "proctor_masked_values",
+            "Values masked in results, by connection and entity type.",
+            ["connection", "entity"],
+            registry=reg,
+        )
         self.bytes = Counter(
             "proctor_bytes", "Bytes relayed, by direction.", ["direction"], registry=reg
         )
@@ -109,6 +115,10 @@ class Metrics:
 
     def denial(self, connection: str, rule: str) -> None:
         self.denials.labels(connection, rule).inc()
+
+    def masked_values(self, connection: str, counts: dict[str, int]) -> None:
+        for entity, n in counts.items():
+            self.masked.labels(connection, entity).inc(n)
 
     def bytes_moved(self, client_to_server: int, server_to_client: int) -> None:
         self.bytes.labels("client_to_server").inc(client_to_server)

@@ -4,13 +4,14 @@ it before forking, and prometheus_client must not be imported until multiprocess
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from proctor.config import ProctorConfig
+    from proctor.masking import Profile
     from proctor.policy import Policy
     from proctor.server.tls import TlsFiles
     from proctor.store.interfaces import Store
@@ -25,3 +26,5 @@ class WorkerSpec:
     tls_files: TlsFiles | None
     store_factory: Callable[[], Store]
     policy: Policy
+    # Validated masking profiles by name (the policy's masking section chooses among them).
+    masking_profiles: Mapping[str, Profile] = field(default_factory=dict)

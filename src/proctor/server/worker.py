@@ -17,6 +17,7 @@ from proctor.api.identity_setup import IdentityRuntime, build_identity
 from proctor.api.routes import add_identity_routes
 from proctor.codecs.pgwire import encode
 from proctor.identity.revalidation import REASON_TEXT
+from proctor.pipeline.masking import MaskerChooser
 from proctor.recording.writer import BatchingStoreWriter
 from proctor.server.cancel import CancelRouter
 from proctor.server.http import build_app
@@ -92,6 +93,8 @@ class Worker:
         listener: PgListener | None = None
         pg_cfg = cfg.listeners.postgres
         if pg_cfg is not None:
+            chooser = MaskerChooser(spec.masking_profiles, spec.policy)
+            chooser.warm()
             ctx = PgContext(
                 settings=PgSettings(
                     max_message_size=cfg.gateway.max_message_size,
@@ -107,6 +110,7 @@ class Worker:
                 observer=metrics,
                 policy=spec.policy,
                 analyzer=TemplateAnalyzer(),
+                masking=chooser if chooser.used else None,
             )
             tls = server_context(spec.tls_files) if spec.tls_files else None
             listener = PgListener(

@@ -126,7 +126,7 @@ class TestTopLevel:
     def test_unknown_key_lists_the_keys(self, tmp_path: Path) -> None:
         assert one(tmp_path, HEAD + "zzz: 1\n") == (
             "policy.yaml:3:1: zzz: unknown key 'zzz'; expected one of: version, default, "
-            "connection_defaults, rules, tests"
+            "connection_defaults, masking, rules, tests"
         )
 
     def test_rules_must_be_a_list(self, tmp_path: Path) -> None:

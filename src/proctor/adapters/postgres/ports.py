@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from proctor.identity.authenticator import Authenticator
+from proctor.masking import Masker
 from proctor.model import Connection, Identity, Statement
 from proctor.pipeline.gate import PolicyDecider
 from proctor.recording.writer import RecorderFactory
@@ -103,6 +104,9 @@ class SessionObserver(Protocol):
     def protocol_error(self, side: str) -> None: ...
     def added_latency(self, seconds: float) -> None: ...
     def denial(self, connection: str, rule: str) -> None: ...
+    def masked_values(self, connection: str, counts: dict[str, int]) -> None:
+        """Values masked in one result, by entity type (counts only)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,3 +133,6 @@ class PgContext:
     # May this identity open this connection? None when allowed, else the message to show.
     # Without it, only a token's own connection scope is checked.
     authorize: Callable[[Identity, Connection], str | None] | None = None
+    # Which masker a session gets (identity, connection, client address, protocol); None
+    # when no session is masked.
+    masking: Callable[[Identity, Connection, str | None, str], Masker | None] | None = None

@@ -24,6 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from proctor.adapters.postgres.ports import SessionObserver
+from proctor.adapters.postgres.results import INTEREST as MASKING_INTEREST
+from proctor.adapters.postgres.results import RUNS as MASKING_RUNS
+from proctor.adapters.postgres.results import ResultMasking
 from proctor.codecs.pgwire import (
     BackendScanner,
     FramedMessage,
@@ -35,9 +38,14 @@ from proctor.codecs.pgwire import (
 )
 from proctor.codecs.pgwire.constants import (
     B_ERROR_RESPONSE,
+    B_NOTICE_RESPONSE,
     B_NOTIFICATION,
     B_PARAMETER_STATUS,
     B_READY_FOR_QUERY,
+    F_BIND,
+    F_CLOSE,
+    F_DESCRIBE,
+    F_EXECUTE,
     F_FUNCTION_CALL,
     F_PARSE,
     F_QUERY,
@@ -53,7 +61,16 @@ _BACKEND_INTEREST = frozenset(
     {B_READY_FOR_QUERY, B_ERROR_RESPONSE, B_PARAMETER_STATUS, B_NOTIFICATION}
 )
 _MARKER = "PROCTOR_REFUSED_"
+# Server messages the result masking handles alone (with masking on).
+_MASKED_HERE = frozenset(MASKING_INTEREST | MASKING_RUNS) - {
+    B_READY_FOR_QUERY,
+    B_ERROR_RESPONSE,
+    B_NOTICE_RESPONSE,
+    B_NOTIFICATION,
+}
 _COMMANDS = frozenset({F_QUERY, F_PARSE, F_FUNCTION_CALL})
+# Client messages the result masking follows (to know which result a row belongs to).
+_MASKING_FOLLOWS = frozenset({F_QUERY, F_PARSE, F_BIND, F_DESCRIBE, F_EXECUTE, F_CLOSE, F_SYNC})
 _perf = time.perf_counter
 log = logging.getLogger("proctor.postgres")
 _PID = struct.Struct("!i")
@@ -79,6 +96,7 @@ class Relay:
         "_cycles_sent",
         "_frontend",
         "_gate",
+        "_masking",
         "_observer",
         "_on_protocol_error",
         "_overhead",
@@ -86,6 +104,7 @@ class Relay:
         "_refusals",
         "_scs",
         "_seq",
+        "_statement",
         "_to_client",
         "_to_upstream",
         "last_active",
@@ -107,6 +126,7 @@ class Relay:
         client_encoding: str,
         standard_conforming_strings: bool = True,
         issued_pid: Callable[[int], int | None] | None = None,
+        masking: ResultMasking | None = None,
     ) -> None:
         self._connection = connection
         self._gate = gate
@@ -115,7 +135,14 @@ class Relay:
         self._to_upstream = to_upstream
         self._on_protocol_error = on_protocol_error
         self._frontend = FrontendFramer(max_message_size)
-        self._backend = BackendScanner(_BACKEND_INTEREST)
+        # With masking, the scanner also surfaces result shapes, and rows in runs.
+        self._masking = masking
+        self._backend = (
+            BackendScanner(_BACKEND_INTEREST)
+            if masking is None
+            else BackendScanner(_BACKEND_INTEREST | MASKING_INTEREST, runs=MASKING_RUNS)
+        )
+        self._statement: Statement | None = None  # of the last command judged
         self._codec = python_codec(client_encoding)
         self._scs = standard_conforming_strings
         self._seq = 0  # commands seen
@@ -163,21 +190,31 @@ class Relay:
         if not messages:
             return
         rebuilt: list[bytes] | None = None
+        masking = self._masking
         for index, msg in enumerate(messages):
             mtype = msg.type
             replacement: bytes | None = None
-            if mtype in _COMMANDS:
-                try:
+            try:
+                if mtype in _COMMANDS:
                     replacement = self._command(msg)
-                except ProtocolError as exc:
-                    self._on_protocol_error("client", exc)
-                    return
-                if mtype != F_PARSE:
+                    if mtype != F_PARSE:
+                        self._cycles_sent += 1
+                elif mtype == F_SYNC:
                     self._cycles_sent += 1
-            elif mtype == F_SYNC:
-                self._cycles_sent += 1
-            elif mtype == F_TERMINATE:
-                self.terminating = True
+                elif mtype == F_TERMINATE:
+                    self.terminating = True
+                if masking is not None and mtype in _MASKING_FOLLOWS:
+                    # Our own Describe, when the rows' shape would otherwise be unknown.
+                    before = masking.client_message(
+                        mtype, msg.body if replacement is None else replacement[5:], self._statement
+                    )
+                    if before:
+                        replacement = before + (
+                            replacement if replacement is not None else msg.encode()
+                        )
+            except ProtocolError as exc:
+                self._on_protocol_error("client", exc)
+                return
             if replacement is not None and rebuilt is None:
                 rebuilt = [m.encode() for m in messages[:index]]
             if rebuilt is not None:
@@ -196,9 +233,21 @@ class Relay:
         else:
             statement = function_call_statement(decode.function_call_oid(msg.body))
             text, kind = statement.text, "function-call"
+            if self._masking is not None:
+                # Its result is one value of a type only the OID names: it cannot be masked.
+                self._seq += 1
+                self._gate.record(text=text, kind=kind, verdict="deny", rule="masking")
+                self._observer.statement(self._connection, "deny")
+                return self._refuse(
+                    msg,
+                    "42501",
+                    "function calls by OID are refused when results are masked",
+                    "The FunctionCall protocol message returns a value Proctor cannot mask.",
+                )
+        self._statement = None
         self._seq += 1
         try:
-            _, verdict = self._gate.check(
+            self._statement, verdict = self._gate.check(
                 text, kind, statement, standard_conforming_strings=self._scs
             )
         except RecordingUnavailableError:
@@ -252,9 +301,24 @@ class Relay:
 
     def _inspect(self, out: bytes, found: list[FramedMessage]) -> bytes:
         splices: list[tuple[int, int, bytes]] = []
+        masking = self._masking
         for fm in found:
             mtype = fm.type
+            if masking is not None:
+                if masking.discarding and mtype != B_READY_FOR_QUERY:
+                    splices.append((fm.start, fm.end, b""))
+                    continue
+                if mtype in _MASKED_HERE:
+                    masking.handle(out, fm, splices)
+                    continue
+                if mtype == B_NOTICE_RESPONSE:
+                    masked = masking.mask_fields(mtype, fm.body)
+                    if masked is not None:
+                        splices.append((fm.start, fm.end, masked))
+                    continue
             if mtype == B_READY_FOR_QUERY:
+                if masking is not None:
+                    masking.ready()
                 self.tx_status = decode.ready_status(fm.body)
                 self._cycles_done += 1
                 self._observer.added_latency(self._overhead)
@@ -264,6 +328,8 @@ class Relay:
                         k: r for k, r in self._refusals.items() if r.cycle >= self._cycles_done
                     }
             elif mtype == B_ERROR_RESPONSE:
+                # A unique violation quotes the key: "Key (email)=(jane@…) already exists".
+                masked = masking.error(fm.body) if masking is not None else None
                 fields = decode.fields(fm.body)
                 text = fields.get("M", "")
                 if self._refusals and _MARKER in text:
@@ -281,17 +347,29 @@ class Relay:
                 if fields.get("V", fields.get("S")) in ("FATAL", "PANIC"):
                     self.upstream_fatal = True
                 self._record_error(fields)
+                if masked is not None:
+                    splices.append((fm.start, fm.end, masked))
             elif mtype == B_NOTIFICATION:
                 swap = self._pid_swap
-                if swap is not None and len(fm.body) >= 4:
-                    issued = swap(_PID.unpack_from(fm.body, 0)[0])
-                    if issued is not None:
-                        body = _PID.pack(issued) + fm.body[4:]
-                        splices.append((fm.start, fm.end, encode.message(B_NOTIFICATION, body)))
+                if len(fm.body) < 4:
+                    continue
+                pid = _PID.unpack_from(fm.body, 0)[0]
+                issued = swap(pid) if swap is not None else None
+                pid = pid if issued is None else issued
+                replaced = masking.mask_notification(pid, fm.body) if masking else None
+                if replaced is not None:
+                    splices.append((fm.start, fm.end, replaced))
+                elif issued is not None:
+                    body = _PID.pack(issued) + fm.body[4:]
+                    splices.append((fm.start, fm.end, encode.message(B_NOTIFICATION, body)))
             elif mtype == B_PARAMETER_STATUS:
                 name, value = decode.parameter_status(fm.body)
                 if name == "client_encoding":
                     self._codec = python_codec(value)
+                    if masking is not None:
+                        masking.set_codec(self._codec)
+                elif name == "TimeZone" and masking is not None:
+                    masking.set_timezone(value)
                 elif name == "standard_conforming_strings":
                     self._scs = value.lower() == "on"
         if not splices:

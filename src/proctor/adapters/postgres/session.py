@@ -30,6 +30,7 @@ from proctor.adapters.postgres.ports import (
     UpstreamTlsError,
 )
 from proctor.adapters.postgres.relay import Relay, refusal_text
+from proctor.adapters.postgres.results import ResultMasking, stats_json
 from proctor.adapters.postgres.startup_options import (
     OptionsError,
     as_set_statement,
@@ -60,7 +61,9 @@ from proctor.codecs.pgwire.constants import (
     B_READY_FOR_QUERY,
     F_PASSWORD,
 )
+from proctor.codecs.pgwire.encodings import python_codec
 from proctor.identity.authenticator import AuthenticationError
+from proctor.masking import MaskingStats
 from proctor.model import Connection, Identity, SessionEnd, SessionStart
 from proctor.pipeline.gate import CommandGate
 from proctor.policy.context import DecisionContext
@@ -406,6 +409,7 @@ class PgSession:
             client_addr=self.client.peer_host,
             protocol="postgres",
         )
+        masking = self._result_masking(gate)
         self.relay = Relay(
             connection=self.connection.name,
             gate=gate,
@@ -417,6 +421,7 @@ class PgSession:
             client_encoding=self._client_encoding,
             standard_conforming_strings=self._scs,
             issued_pid=self.ctx.cancel_keys.issued_pid,
+            masking=masking,
         )
         self._end_reason = "open"
         log.info("session_started", extra=self._log_fields())
@@ -425,6 +430,26 @@ class PgSession:
         if self._client_rest:
             rest, self._client_rest = self._client_rest, b""
             self.relay.client_data(rest)
+
+    def _result_masking(self, gate: CommandGate) -> ResultMasking | None:
+        """The session's result masking, when the policy gives it a masking profile."""
+        choose = self.ctx.masking
+        if choose is None:
+            return None
+        assert self.identity is not None and self.connection is not None
+        masker = choose(self.identity, self.connection, self.client.peer_host, "postgres")
+        if masker is None:
+            return None
+        connection = self.connection.name
+        observer = self.ctx.observer
+
+        def record(stats: MaskingStats) -> None:
+            # Counts per column and entity type only: never a value (docs/masking.md).
+            gate.record(text=stats_json(stats), kind="masking", verdict="masked")
+            observer.masked_values(connection, stats.by_entity())
+
+        log.info("masking_profile", extra=self._log_fields(profile=masker.profile.name))
+        return ResultMasking(masker, python_codec(self._client_encoding), record)
 
     def _relay_protocol_error(self, side: str, exc: ProtocolError) -> None:
         self.ctx.observer.protocol_error(side)

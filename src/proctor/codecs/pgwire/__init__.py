@@ -27,6 +27,7 @@ from proctor.codecs.pgwire.startup import (
     StartupFramer,
     StartupMessage,
 )
+from proctor.codecs.pgwire.values import binary_to_text, category, text_to_binary
 
 __all__ = [
     "BackendScanner",
@@ -39,4 +40,7 @@ __all__ = [
     "SslRequest",
     "StartupFramer",
     "StartupMessage",
+    "binary_to_text",
+    "category",
+    "text_to_binary",
 ]

@@ -36,6 +36,21 @@ class Parse:
 class Bind:
     portal: str
     statement: str
+    # Result column format codes as sent: () all text, (f,) every column f, else per column.
+    result_formats: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDescription:
+    """One column of a RowDescription."""
+
+    name: str
+    table_oid: int  # 0 when the column is not a plain column of a table
+    attnum: int
+    type_oid: int
+    type_size: int
+    type_modifier: int
+    format: int  # 0 text, 1 binary (0 in answer to a Describe of a statement: not known yet)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +91,104 @@ def bind(body: bytes, encoding: str = "utf-8") -> Bind:
     portal, pos = _cstring(body, 0)
     stmt, _ = _cstring(body, pos)
     return Bind(_text(portal, encoding), _text(stmt, encoding))
+
+
+def bind_full(body: bytes, encoding: str = "utf-8") -> Bind:
+    """Bind with its result format codes (walks past the parameter values)."""
+    portal, pos = _cstring(body, 0)
+    stmt, pos = _cstring(body, pos)
+    try:
+        (nfmt,) = _I16.unpack_from(body, pos)
+        pos += 2 + 2 * nfmt
+        (nparams,) = _I16.unpack_from(body, pos)
+        pos += 2
+        for _ in range(nparams):
+            (length,) = _I32.unpack_from(body, pos)
+            pos += 4 + max(length, 0)
+        (nres,) = _I16.unpack_from(body, pos)
+        pos += 2
+        if nfmt < 0 or nparams < 0 or nres < 0 or pos + 2 * nres != len(body):
+            raise ProtocolError("Bind message has a bad length")
+        formats = struct.unpack_from(f"!{nres}h", body, pos) if nres else ()
+    except struct.error as exc:
+        raise ProtocolError("Bind message truncated") from exc
+    if any(f not in (0, 1) for f in formats):
+        raise ProtocolError("Bind result format code must be 0 or 1")
+    return Bind(_text(portal, encoding), _text(stmt, encoding), tuple(formats))
+
+
+_FIELD = struct.Struct("!IhIhih")
+
+
+def row_description(body: bytes, encoding: str = "utf-8") -> list[FieldDescription]:
+    try:
+        (count,) = _I16.unpack_from(body, 0)
+        pos = 2
+        out: list[FieldDescription] = []
+        for _ in range(count):
+            name, pos = _cstring(body, pos)
+            table_oid, attnum, type_oid, size, modifier, fmt = _FIELD.unpack_from(body, pos)
+            pos += _FIELD.size
+            out.append(
+                FieldDescription(
+                    name.decode(encoding, "replace"),
+                    table_oid,
+                    attnum,
+                    type_oid,
+                    size,
+                    modifier,
+                    fmt,
+                )
+            )
+    except struct.error as exc:
+        raise ProtocolError("RowDescription truncated") from exc
+    if pos != len(body):
+        raise ProtocolError("RowDescription has trailing bytes")
+    return out
+
+
+def data_row(body: bytes) -> list[tuple[int, int]]:
+    """(offset, length) of each cell of a DataRow body; length -1 is NULL."""
+    end = len(body)
+    try:
+        (count,) = _I16.unpack_from(body, 0)
+        pos = 2
+        cells: list[tuple[int, int]] = []
+        unpack = _I32.unpack_from
+        for _ in range(count):
+            (length,) = unpack(body, pos)
+            pos += 4
+            cells.append((pos, length))
+            if length > 0:
+                pos += length
+            elif length < -1:
+                raise ProtocolError("DataRow cell has a negative length")
+    except struct.error as exc:
+        raise ProtocolError("DataRow truncated") from exc
+    if pos != end:
+        raise ProtocolError("DataRow length does not match its cells")
+    return cells
+
+
+def raw_fields(body: bytes) -> list[tuple[int, bytes]]:
+    """ErrorResponse / NoticeResponse fields as (code, raw value) in order."""
+    out: list[tuple[int, bytes]] = []
+    pos = 0
+    while pos < len(body) and body[pos] != 0:
+        code = body[pos]
+        raw, pos = _cstring(body, pos + 1)
+        out.append((code, raw))
+    return out
+
+
+def notification(body: bytes) -> tuple[int, bytes, bytes]:
+    """NotificationResponse: (pid, channel, payload), the strings raw."""
+    if len(body) < 4:
+        raise ProtocolError("NotificationResponse truncated")
+    (pid,) = _I32.unpack_from(body, 0)
+    channel, pos = _cstring(body, 4)
+    payload, _ = _cstring(body, pos)
+    return pid, channel, payload
 
 
 def execute(body: bytes, encoding: str = "utf-8") -> Execute:

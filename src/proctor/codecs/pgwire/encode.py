@@ -19,6 +19,35 @@ def message(mtype: int | str, body: bytes = b"") -> bytes:
     return _HDR.pack(t, len(body) + 4) + body
 
 
+_I16 = struct.Struct("!h")
+_I32 = struct.Struct("!i")
+
+
+def data_row(cells: list[bytes | None]) -> bytes:
+    parts = [_I16.pack(len(cells))]
+    for cell in cells:
+        if cell is None:
+            parts.append(b"\xff\xff\xff\xff")
+        else:
+            parts.append(_I32.pack(len(cell)))
+            parts.append(cell)
+    return message("D", b"".join(parts))
+
+
+def raw_fields(mtype: int, fields: list[tuple[int, bytes]]) -> bytes:
+    """ErrorResponse / NoticeResponse from (code, raw value) pairs (NULs removed)."""
+    body = b"".join(
+        bytes((code,)) + value.replace(b"\x00", b"") + b"\x00" for code, value in fields
+    )
+    return message(mtype, body + b"\x00")
+
+
+def notification(pid: int, channel: bytes, payload: bytes) -> bytes:
+    return message(
+        "A", _I32.pack(pid) + channel + b"\x00" + payload.replace(b"\x00", b"") + b"\x00"
+    )
+
+
 def _cstr(value: str) -> bytes:
     # A NUL inside a field would end it early on the client and let text smuggle new fields.
     return value.replace("\x00", "").encode("utf-8") + b"\x00"

@@ -1,0 +1,567 @@
+"""Masking PostgreSQL results on the wire, row by row as they stream.
+
+The relay hands this object every command it forwards (``client_message``) and, from the
+server, RowDescriptions, runs of DataRows, COPY data, errors, notices and notifications
+(``server_messages``). It answers with splices: byte ranges of the server's output to replace.
+
+Which result does a DataRow belong to? Responses come back in the order of the commands, so
+the tracker keeps a queue of what is pending: a simple Query (its own RowDescriptions precede
+its rows), a Describe (answered by RowDescription or NoData), an Execute (its rows use the
+columns of the portal's statement, in the formats its Bind asked for), a Sync. An error in the
+extended protocol makes the server skip to the next Sync, and so does the queue. An Execute of
+a portal that nobody described gets a Describe of its own, sent just before it; its answer is
+taken out of the stream, so the client sees exactly what it asked for.
+
+A row is masked by its column plan (``proctor.masking``): decided once per RowDescription,
+touching only cells that can hold sensitive data, in rows the prefilter flags (or every row
+for columns masked whatever their content). Binary-format cells are converted to text and
+back; a cell whose binary form cannot be converted, in a column that is not skipped, is sent
+as NULL. When masking fails (and the profile is not best-effort) the row is not sent: the
+client gets an ErrorResponse instead and nothing more until ReadyForQuery (fail closed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from proctor.adapters.postgres.pgtypes import category
+from proctor.codecs.pgwire import FramedMessage, decode, encode
+from proctor.codecs.pgwire.constants import (
+    B_COMMAND_COMPLETE,
+    B_COPY_DATA,
+    B_COPY_DONE,
+    B_COPY_OUT,
+    B_DATA_ROW,
+    B_EMPTY_QUERY,
+    B_ERROR_RESPONSE,
+    B_NO_DATA,
+    B_NOTICE_RESPONSE,
+    B_NOTIFICATION,
+    B_PORTAL_SUSPENDED,
+    B_READY_FOR_QUERY,
+    B_ROW_DESCRIPTION,
+    F_BIND,
+    F_CLOSE,
+    F_DESCRIBE,
+    F_EXECUTE,
+    F_PARSE,
+    F_QUERY,
+    F_SYNC,
+)
+from proctor.codecs.pgwire.decode import FieldDescription
+from proctor.codecs.pgwire.values import binary_to_text, text_to_binary
+from proctor.masking import ColumnInfo, ColumnPlan, Masker, MaskingError, MaskingStats
+from proctor.model import Statement
+
+log = logging.getLogger("proctor.postgres")
+
+# Server messages the tracker must see (besides ReadyForQuery and ErrorResponse).
+INTEREST = frozenset(
+    {
+        B_ROW_DESCRIPTION,
+        B_NO_DATA,
+        B_COMMAND_COMPLETE,
+        B_EMPTY_QUERY,
+        B_PORTAL_SUSPENDED,
+        B_COPY_OUT,
+        B_COPY_DONE,
+        B_NOTICE_RESPONSE,
+        B_NOTIFICATION,
+        B_ERROR_RESPONSE,
+        B_READY_FOR_QUERY,
+    }
+)
+RUNS = frozenset({B_DATA_ROW, B_COPY_DATA})
+
+# ErrorResponse/NoticeResponse fields that carry free text (others are codes, positions,
+# source locations and object names).
+_TEXT_FIELDS = frozenset(b"MDHWqp")
+
+Splice = tuple[int, int, bytes]
+
+# Pending-response kinds.
+_QUERY, _DESCRIBE_S, _DESCRIBE_P, _EXECUTE, _SYNC = range(5)
+
+
+class _Prepared:
+    """A parsed statement: what it reads (a hint for column context) and, once described,
+    its columns (formats unknown until a Bind says)."""
+
+    __slots__ = ("columns", "describing", "table")
+
+    def __init__(self, table: str | None) -> None:
+        self.table = table
+        self.columns: list[FieldDescription] | None = None
+        self.describing = False
+
+
+class _Portal:
+    __slots__ = ("describing", "formats", "prepared", "result")
+
+    def __init__(self, prepared: _Prepared | None, formats: tuple[int, ...]) -> None:
+        self.prepared = prepared
+        self.formats = formats
+        self.result: _Result | None = None
+        self.describing = False
+
+
+@dataclass(slots=True)
+class _Pending:
+    kind: int
+    prepared: _Prepared | None = None
+    portal: _Portal | None = None
+    swallow: bool = False  # our own Describe: its answer is not the client's
+
+
+class _Result:
+    """One result shape (RowDescription + formats) and its column plan."""
+
+    __slots__ = ("binary", "formats", "plan", "type_oids", "visit_all", "visit_scan")
+
+    def __init__(self, plan: ColumnPlan, fields: Sequence[FieldDescription], formats: list[int]):
+        self.plan = plan
+        self.formats = formats
+        self.type_oids = [f.type_oid for f in fields]
+        self.binary = any(formats)
+        always = plan.always_columns
+        self.visit_all = tuple(sorted(always))
+        self.visit_scan = tuple(sorted(set(always) | set(plan.scan_columns)))
+
+
+class ResultMasking:
+    """Per session (never shared): the stats and prepared statements are that session's."""
+
+    __slots__ = (
+        "_codec",
+        "_copy",
+        "_current",
+        "_timezone",
+        "_discarding",
+        "_masker",
+        "_pending",
+        "_plans",
+        "_portals",
+        "_prepared",
+        "_record",
+        "stats",
+    )
+
+    def __init__(
+        self,
+        masker: Masker,
+        codec: str,
+        record: Callable[[MaskingStats], None],
+    ) -> None:
+        self._masker = masker
+        self._codec = codec
+        self._timezone = "UTC"  # the session's TimeZone: binary timestamptz text depends on it
+        self._record = record
+        self._pending: deque[_Pending] = deque()
+        self._prepared: dict[str, _Prepared] = {}
+        self._portals: dict[str, _Portal] = {}
+        self._current: _Result | None = None  # the result rows now belong to
+        self._copy: MaskingStats | None = None  # COPY TO STDOUT in progress
+        self._discarding = False
+        # Plans by RowDescription, reused (the same query returns the same shape).
+        self._plans: dict[tuple[bytes, str | None], ColumnPlan] = {}
+        self.stats = MaskingStats()  # the session's totals
+
+    def set_codec(self, codec: str) -> None:
+        self._codec = codec
+
+    def set_timezone(self, zone: str) -> None:
+        self._timezone = zone
+
+    # -- client → server ---------------------------------------------------------------------
+
+    def client_message(self, mtype: int, body: bytes, statement: Statement | None) -> bytes:
+        """Follow one command; returns bytes to send upstream *before* it (our own Describe)."""
+        codec = self._codec
+        if mtype == F_QUERY:
+            self._pending.append(_Pending(_QUERY, _Prepared(_table_hint(statement))))
+            # A simple Query drops the unnamed statement and portal.
+            self._prepared.pop("", None)
+            self._portals.pop("", None)
+        elif mtype == F_PARSE:
+            name = decode.parse(body, codec).name
+            self._prepared[name] = _Prepared(_table_hint(statement))
+        elif mtype == F_BIND:
+            bind = decode.bind_full(body, codec)
+            self._portals[bind.portal] = _Portal(
+                self._prepared.get(bind.statement), bind.result_formats
+            )
+        elif mtype == F_DESCRIBE:
+            target = decode.target(body, codec)
+            if target.kind == "S":
+                prepared = self._prepared.get(target.name)
+                if prepared is not None:
+                    prepared.describing = True
+                self._pending.append(_Pending(_DESCRIBE_S, prepared=prepared))
+            else:
+                portal = self._portals.get(target.name)
+                if portal is not None:
+                    portal.describing = True
+                self._pending.append(_Pending(_DESCRIBE_P, portal=portal))
+        elif mtype == F_EXECUTE:
+            name = decode.execute(body, codec).portal
+            portal = self._portals.get(name)
+            extra = b""
+            if (
+                portal is not None
+                and not portal.describing
+                and not (portal.prepared is not None and portal.prepared.describing)
+            ):
+                # Nobody asked what the rows will look like: ask ourselves, quietly.
+                portal.describing = True
+                self._pending.append(_Pending(_DESCRIBE_P, portal=portal, swallow=True))
+                extra = encode.message(F_DESCRIBE, b"P" + name.encode(codec) + b"\x00")
+            self._pending.append(_Pending(_EXECUTE, portal=portal))
+            return extra
+        elif mtype == F_CLOSE:
+            target = decode.target(body, codec)
+            (self._prepared if target.kind == "S" else self._portals).pop(target.name, None)
+        elif mtype == F_SYNC:
+            self._pending.append(_Pending(_SYNC))
+        return b""
+
+    # -- server → client ---------------------------------------------------------------------
+
+    @property
+    def discarding(self) -> bool:
+        """After a masking failure: everything until ReadyForQuery is dropped."""
+        return self._discarding
+
+    def handle(self, out: bytes, fm: FramedMessage, splices: list[Splice]) -> None:
+        """One message (or run of rows) of ``out``; appends splices, never raises for
+        masking (it fails closed instead). ErrorResponse, NoticeResponse, notifications and
+        ReadyForQuery have methods of their own, called by the relay."""
+        mtype = fm.type
+        if mtype == B_DATA_ROW:
+            self._rows(out, fm, splices)
+        elif mtype == B_COPY_DATA:
+            self._copy_rows(out, fm, splices)
+        elif mtype == B_ROW_DESCRIPTION:
+            self._row_description(fm, splices)
+        elif mtype == B_NO_DATA:
+            head = self._head()
+            if head is not None and head.kind in (_DESCRIBE_S, _DESCRIBE_P):
+                self._pending.popleft()
+                if head.prepared is not None:
+                    head.prepared.columns = []
+                if head.swallow:
+                    splices.append((fm.start, fm.end, b""))
+        elif mtype in (B_COMMAND_COMPLETE, B_EMPTY_QUERY, B_PORTAL_SUSPENDED):
+            self._result_done()
+            head = self._head()
+            if head is not None and head.kind == _EXECUTE:
+                self._pending.popleft()
+        elif mtype == B_COPY_OUT:
+            if fm.body[:1] != b"\x00":
+                self._fail(fm, splices, "binary COPY output cannot be masked; use text or CSV")
+            else:
+                self._copy = MaskingStats()
+        elif mtype == B_COPY_DONE:
+            self._copy_done()
+
+    def ready(self) -> None:
+        """ReadyForQuery: everything up to the Sync or Query it answers is over."""
+        self._discarding = False
+        self._result_done()
+        self._copy_done()
+        while self._pending:
+            entry = self._pending.popleft()
+            if entry.kind in (_SYNC, _QUERY):
+                break
+
+    def error(self, body: bytes) -> bytes | None:
+        """An ErrorResponse: follow the server (skip to Sync), and return its masked form
+        (None when nothing in it needed masking)."""
+        self._result_done()
+        self._copy_done()
+        head = self._head()
+        if head is not None and head.kind != _QUERY:
+            # Extended protocol: the server skips to the next Sync.
+            while self._pending and self._pending[0].kind != _SYNC:
+                self._pending.popleft()
+        return self.mask_fields(B_ERROR_RESPONSE, body)
+
+    # -- pending queue -------------------------------------------------------------------------
+
+    def _head(self) -> _Pending | None:
+        return self._pending[0] if self._pending else None
+
+    # -- results -------------------------------------------------------------------------------
+
+    def _row_description(self, fm: FramedMessage, splices: list[Splice]) -> None:
+        head = self._head()
+        fields = decode.row_description(fm.body, self._codec)
+        if head is not None and head.kind == _DESCRIBE_S:
+            self._pending.popleft()
+            if head.prepared is not None:
+                head.prepared.columns = fields
+            return
+        if head is not None and head.kind == _DESCRIBE_P:
+            self._pending.popleft()
+            portal = head.portal
+            if portal is not None:
+                table = portal.prepared.table if portal.prepared is not None else None
+                portal.result = self._result(fm.body, fields, [f.format for f in fields], table)
+            if head.swallow:
+                splices.append((fm.start, fm.end, b""))
+            return
+        # A simple Query's result (or a shape we did not expect: mask by it all the same).
+        table = head.prepared.table if head is not None and head.prepared is not None else None
+        self._result_done()
+        self._current = self._result(fm.body, fields, [f.format for f in fields], table)
+
+    def _result(
+        self,
+        key_body: bytes,
+        fields: list[FieldDescription],
+        formats: list[int],
+        table: str | None,
+    ) -> _Result:
+        # One shared table hint only when every plain column comes from that one table.
+        oids = {f.table_oid for f in fields if f.table_oid}
+        hint = table if len(oids) == 1 else None
+        key = (key_body, hint)
+        plan = self._plans.get(key)
+        if plan is None:
+            columns = [
+                ColumnInfo(f.name, category(f.type_oid), hint if f.table_oid else None)
+                for f in fields
+            ]
+            plan = self._masker.plan_columns(columns)
+            if len(self._plans) >= 256:
+                self._plans.clear()
+            self._plans[key] = plan
+        return _Result(plan, fields, formats)
+
+    def _rows_result(self) -> _Result | None:
+        head = self._head()
+        if head is None or head.kind == _QUERY:
+            return self._current
+        if head.kind != _EXECUTE or head.portal is None:
+            return None
+        portal = head.portal
+        if portal.result is None and portal.prepared is not None:
+            columns = portal.prepared.columns
+            if columns is not None:
+                fmts = portal.formats
+                if not fmts:
+                    formats = [0] * len(columns)
+                elif len(fmts) == 1:
+                    formats = [fmts[0]] * len(columns)
+                else:
+                    formats = list(fmts)
+                body = repr((tuple(columns), tuple(formats))).encode()
+                portal.result = self._result(body, columns, formats, portal.prepared.table)
+        self._current = portal.result
+        return portal.result
+
+    def _result_done(self) -> None:
+        result = self._current
+        self._current = None
+        if result is not None and result.plan.stats:
+            self._flush_stats(result.plan.stats)
+
+    def _flush_stats(self, stats: MaskingStats) -> None:
+        taken = MaskingStats()
+        taken.merge(stats)
+        stats.clear()
+        self.stats.merge(taken)
+        self._record(taken)
+
+    def _rows(self, out: bytes, run: FramedMessage, splices: list[Splice]) -> None:
+        result = self._rows_result()
+        if result is None:
+            # Rows of a result we know nothing about: never send what we cannot check.
+            self._fail(run, splices, "Proctor could not tell which columns these rows have")
+            return
+        plan = result.plan
+        if not plan.active:
+            return
+        ends = run.ends
+        assert ends is not None
+        start = run.start
+        if plan.every_row:
+            candidates: Sequence[int] | None = None
+        elif plan.scan_columns:
+            view = memoryview(out)[start : run.end]
+            candidates = plan.candidate_rows(view, [e - start for e in ends])
+            if not candidates:
+                return
+        else:
+            return
+        row_start = start
+        cand = set(candidates) if candidates is not None else None
+        for i, row_end in enumerate(ends):
+            if cand is None or i in cand:
+                visit = result.visit_scan if cand is None or i in cand else result.visit_all
+            else:
+                visit = result.visit_all
+            if visit:
+                try:
+                    new = self._mask_row(out, row_start, row_end, visit, result)
+                except MaskingError as exc:
+                    self._fail_at(row_start, run.end, splices, str(exc))
+                    return
+                if new is not None:
+                    splices.append((row_start, row_end, new))
+            row_start = row_end
+
+    def _mask_row(
+        self, out: bytes, start: int, end: int, visit: tuple[int, ...], result: _Result
+    ) -> bytes | None:
+        body = out[start + 5 : end]
+        cells = decode.data_row(body)
+        plan = result.plan
+        codec = self._codec
+        formats = result.formats
+        replaced: dict[int, bytes | None] = {}
+        for c in visit:
+            if c >= len(cells):
+                break
+            offset, length = cells[c]
+            if length < 0:
+                continue
+            raw = body[offset : offset + length]
+            binary = formats[c] if c < len(formats) else 0
+            try:
+                if binary:
+                    text = binary_to_text(result.type_oids[c], raw, codec, self._timezone)
+                else:
+                    text = raw.decode(codec)
+            except (ValueError, UnicodeDecodeError):
+                raise MaskingError(f"column {c}: the value could not be decoded") from None
+            if text is None:
+                # A binary value we cannot read: it may hold anything, so it is not sent.
+                plan.stats.add(plan.columns[c].name, "unreadable")
+                replaced[c] = None
+                continue
+            masked = plan.mask_cell(c, text)
+            if masked is text:
+                continue
+            if masked is None:
+                replaced[c] = None
+            elif binary:
+                try:
+                    replaced[c] = text_to_binary(result.type_oids[c], masked, codec, self._timezone)
+                except ValueError:
+                    replaced[c] = None
+            else:
+                replaced[c] = masked.encode(codec, "replace")
+        if not replaced:
+            return None
+        values: list[bytes | None] = []
+        for i, (offset, length) in enumerate(cells):
+            if i in replaced:
+                values.append(replaced[i])
+            else:
+                values.append(None if length < 0 else body[offset : offset + length])
+        return encode.data_row(values)
+
+    # -- COPY TO STDOUT ------------------------------------------------------------------------
+
+    def _copy_rows(self, out: bytes, run: FramedMessage, splices: list[Splice]) -> None:
+        stats = self._copy
+        if stats is None:
+            return  # CopyData of COPY FROM STDIN / replication: nothing from the server to mask
+        ends = run.ends
+        assert ends is not None
+        masker = self._masker
+        codec = self._codec
+        row_start = run.start
+        for row_end in ends:
+            raw = out[row_start + 5 : row_end]
+            try:
+                text = raw.decode(codec)
+                masked = masker.mask_text(text, stats=stats)
+            except Exception as exc:
+                if masker.profile.best_effort:
+                    masked = "[REDACTED]\n"
+                else:
+                    self._fail_at(row_start, run.end, splices, f"COPY row: {type(exc).__name__}")
+                    return
+            if masked != text:
+                splices.append(
+                    (row_start, row_end, encode.message(B_COPY_DATA, masked.encode(codec)))
+                )
+            row_start = row_end
+
+    def _copy_done(self) -> None:
+        stats, self._copy = self._copy, None
+        if stats:
+            copied = MaskingStats()
+            for where, counts in stats.by_column().items():
+                for entity, n in counts.items():
+                    copied.add("copy" if where == "text" else where, entity, n)
+            self.stats.merge(copied)
+            self._record(copied)
+
+    # -- errors, notices, notifications --------------------------------------------------------
+
+    def mask_fields(self, mtype: int, body: bytes) -> bytes | None:
+        codec = self._codec
+        changed = False
+        fields = decode.raw_fields(body)
+        out: list[tuple[int, bytes]] = []
+        for code, raw in fields:
+            if code in _TEXT_FIELDS:
+                text = raw.decode(codec, "replace")
+                try:
+                    masked = self._masker.mask_text(text, stats=self.stats)
+                except Exception:
+                    masked = "[REDACTED]"
+                if masked != text:
+                    raw = masked.encode(codec, "replace")
+                    changed = True
+            out.append((code, raw))
+        return encode.raw_fields(mtype, out) if changed else None
+
+    def mask_notification(self, pid: int, body: bytes) -> bytes | None:
+        """A NotificationResponse (under the pid the client knows), masked; None if clean."""
+        _, channel, payload = decode.notification(body)
+        text = payload.decode(self._codec, "replace")
+        try:
+            masked = self._masker.mask_text(text, stats=self.stats)
+        except Exception:
+            masked = "[REDACTED]"
+        if masked == text:
+            return None
+        return encode.notification(pid, channel, masked.encode(self._codec, "replace"))
+
+    # -- failing closed ------------------------------------------------------------------------
+
+    def _fail(self, fm: FramedMessage, splices: list[Splice], why: str) -> None:
+        self._fail_at(fm.start, fm.end, splices, why)
+
+    def _fail_at(self, start: int, end: int, splices: list[Splice], why: str) -> None:
+        """Replace the rest of this result with an error; drop all until ReadyForQuery."""
+        log.warning("masking_failed", extra={"error": why})
+        error = encode.error_response(
+            "XX000",
+            "Proctor could not mask this result, so the rest of it was not sent",
+            detail=why,
+        )
+        splices.append((start, end, error))
+        self._current = None
+        self._copy = None
+        self._discarding = True
+
+
+def _table_hint(statement: Statement | None) -> str | None:
+    """The one relation a statement reads, when there is exactly one (a column hint)."""
+    if statement is None:
+        return None
+    names = {r.qualified for r in statement.relations}
+    return next(iter(names)) if len(names) == 1 else None
+
+
+def stats_json(stats: MaskingStats) -> str:
+    """Counts only (never values): what a recording keeps of a masked result."""
+    return json.dumps(stats.by_column(), sort_keys=True, separators=(",", ":"))
