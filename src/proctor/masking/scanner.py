@@ -181,11 +181,39 @@ class Scanner:
         return out
 
     def find(self, text: str, active: Active, pos: int = 0) -> list[Candidate]:
-        """Checked, non-overlapping candidates, in text order."""
+        """Checked, non-overlapping candidates, in text order.
+
+        The same result as ``resolve(self.check(raws))``, cheaper: levels are checked from
+        the highest priority down, and a raw match lying inside a candidate already chosen is
+        not checked at all (resolve would drop it, as a check only ever shrinks a span). A
+        card number is thus not also run through the phone-number library.
+        """
         raws = self.raw(text, active, pos)
-        if not raws:
-            return []
-        return resolve(self.check(raws))
+        if len(raws) <= 1:
+            return self.check(raws) if raws else []
+        dets = self.detectors
+        levels: dict[int, list[tuple[int, re.Match[str]]]] = {}
+        for raw in raws:
+            levels.setdefault(dets[raw[0]].priority, []).append(raw)
+        if len(levels) == 1:
+            return resolve(self.check(raws))
+        chosen: list[Candidate] = []
+        starts: list[int] = []
+        for priority in sorted(levels, reverse=True):
+            level = levels[priority]
+            if chosen:
+                level = [r for r in level if not _inside(dets[r[0]].span(r[1]), starts, chosen)]
+            cands = self.check(level)
+            cands.sort(key=lambda c: (c.start - c.end, c.start))
+            for c in cands:
+                k = bisect.bisect_left(starts, c.start)
+                if k > 0 and chosen[k - 1].end > c.start:
+                    continue
+                if k < len(chosen) and chosen[k].start < c.end:
+                    continue
+                starts.insert(k, c.start)
+                chosen.insert(k, c)
+        return chosen
 
 
 def _windowed(
@@ -223,6 +251,12 @@ def _windowed(
         out.append((i, m))
         end = m.end()
         cur = end if end > m.start() else end + 1
+
+
+def _inside(span: tuple[int, int], starts: list[int], chosen: list[Candidate]) -> bool:
+    """Whether ``span`` lies within one of the (sorted, disjoint) chosen candidates."""
+    k = bisect.bisect_right(starts, span[0])
+    return k > 0 and chosen[k - 1].end >= span[1]
 
 
 def resolve(cands: list[Candidate]) -> list[Candidate]:

@@ -139,7 +139,6 @@ class ResultMasking:
         "_codec",
         "_copy",
         "_current",
-        "_timezone",
         "_discarding",
         "_masker",
         "_pending",
@@ -147,6 +146,7 @@ class ResultMasking:
         "_portals",
         "_prepared",
         "_record",
+        "_timezone",
         "stats",
     )
 
