@@ -13,6 +13,8 @@ if [ "$what" = test ]; then
   want pgbouncer postgresql-client chromium
   # The test OpenID Provider runs on node (the machine image ships node 20 and npm).
   command -v npm >/dev/null 2>&1 || want nodejs npm
+  # The test SAML IdP: SimpleSAMLphp served by PHP's built-in web server (tests/saml/idp.py).
+  want simplesamlphp php-cli php-xml php-mbstring php-curl php-sqlite3
 fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -2,7 +2,7 @@
 
 ``build_identity(config, store)`` returns the authenticator chain for the wire protocols
 (Proctor tokens, then external JWTs, with access rules applied), and the services the HTTP
-routes use (token exchange, sign-in, roles, revalidation).
+routes use (token exchange, OIDC and SAML sign-in, roles, revalidation).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from proctor.identity.federation import AuthorizingAuthenticator, ExternalJwtAut
 from proctor.identity.fetch import Fetcher
 from proctor.identity.issuers import IssuerRegistry, build_registry
 from proctor.identity.revalidation import TokenRevalidator
+from proctor.identity.saml import SamlProvider
+from proctor.identity.saml_signin import SamlSignIn
 from proctor.identity.signin import SignIn
 from proctor.model import Connection
 from proctor.store.identities import IdentityStore
@@ -40,6 +42,7 @@ class IdentityRuntime:
     registry: IssuerRegistry | None = None
     exchange: TokenExchange | None = None
     signin: SignIn | None = None
+    saml: SamlSignIn | None = None
 
 
 def public_url(config: ProctorConfig) -> str:
@@ -99,6 +102,11 @@ def build_identity(
             public_url(config) + CALLBACK_PATH,
             identity.refresh_token_key,
         )
+    saml = None
+    if identity.saml and isinstance(store, SqlStore):
+        base = public_url(config)
+        providers = {p.name: SamlProvider(p, base) for p in identity.saml}
+        saml = SamlSignIn(providers, minter, IdentityStore(store))
     return IdentityRuntime(
         authenticator=authenticator,
         store=store,
@@ -111,4 +119,5 @@ def build_identity(
         registry=registry,
         exchange=exchange,
         signin=signin,
+        saml=saml,
     )

@@ -26,20 +26,15 @@ from typing import Any
 from aiohttp import web
 
 from proctor.api.identity_setup import CALLBACK_PATH, IdentityRuntime
+from proctor.api.pages import NO_STORE, page, signed_in_page
+from proctor.api.saml_routes import add_saml_routes
 from proctor.identity.authenticator import AuthenticationError
 from proctor.identity.exchange import GRANT_TOKEN_EXCHANGE, OAuthError, single
 from proctor.identity.signin import GRANT_DEVICE_CODE, SignedIn
 
 log = logging.getLogger("proctor.api")
 
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_PAGE_HEADERS = {
-    **_NO_STORE,
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-}
+_NO_STORE = NO_STORE
 MAX_FORM = 64 * 1024
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -69,17 +64,6 @@ async def read_form(request: web.Request) -> dict[str, list[str]]:
     return form
 
 
-def page(title: str, body: str, status: int = 200) -> web.Response:
-    text = (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title>"
-        "<style>body{font-family:sans-serif;max-width:46em;margin:2em auto}"
-        "code,pre{background:#f4f4f4;padding:.2em;word-break:break-all}</style>"
-        f"</head><body><h1>{html.escape(title)}</h1>{body}</body></html>"
-    )
-    return web.Response(text=text, status=status, content_type="text/html", headers=_PAGE_HEADERS)
-
-
 def add_identity_routes(app: web.Application, runtime: IdentityRuntime) -> None:
     routes = IdentityRoutes(runtime)
     app.router.add_post("/oauth/token", routes.token)
@@ -89,6 +73,7 @@ def add_identity_routes(app: web.Application, runtime: IdentityRuntime) -> None:
     app.router.add_get("/login/{provider}", routes.login)
     app.router.add_get(CALLBACK_PATH, routes.callback)
     app.router.add_get("/whoami", routes.whoami)
+    add_saml_routes(app, runtime)
 
 
 class IdentityRoutes:
@@ -180,6 +165,8 @@ class IdentityRoutes:
         providers: Sequence[str] = (
             sorted(self.rt.registry.providers) if self.rt.registry is not None else []
         )
+        if self.rt.saml is not None:
+            providers = sorted([*providers, *self.rt.saml.providers])
         if not providers:
             return page("Sign in", "<p>No identity provider is configured.</p>", 404)
         links = "".join(
@@ -188,9 +175,12 @@ class IdentityRoutes:
         return page("Sign in to Proctor", f"<ul>{links}</ul>")
 
     async def login(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["provider"]
+        if self.rt.saml is not None and name in self.rt.saml.providers:
+            raise web.HTTPFound(f"/saml/{name}/login", headers=_NO_STORE)
         try:
             signin = self._signin()
-            url = await asyncio.to_thread(signin.begin, request.match_info["provider"])
+            url = await asyncio.to_thread(signin.begin, name)
         except OAuthError as exc:
             return page("Sign-in failed", f"<p>{html.escape(exc.description)}</p>", exc.status)
         raise web.HTTPFound(url, headers=_NO_STORE)
@@ -212,19 +202,7 @@ class IdentityRoutes:
                 "via": signed.minted.resolved.source,
             },
         )
-        token = html.escape(signed.minted.issued.secret)
-        subject = html.escape(record.subject)
-        groups = html.escape(", ".join(sorted(record.groups)) or "none")
-        until = record.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-        body = (
-            f"<p>Signed in as <b id='subject'>{subject}</b> (groups: <span id='groups'>"
-            f"{groups}</span>). Your Proctor access token, valid until {until}, is shown "
-            "once:</p>"
-            f"<pre id='token'>{token}</pre>"
-            "<p>Use it as the password, for example:</p>"
-            f"<pre>export PGUSER='{subject}' PGPASSWORD='{token}'</pre>"
-        )
-        return page("Signed in", body)
+        return signed_in_page(signed)
 
     def _postgres(self, request: web.Request) -> dict[str, Any] | None:
         if self.rt.postgres is None:

@@ -10,6 +10,10 @@ identity:
       client_secret: ${env:OKTA_CLIENT_SECRET}
       subject_claim: email
       groups: {claims: [groups], map: {okta-dba: [dba]}}
+  saml:                                          # people: SAML 2.0 (see config/saml.py)
+    - name: entra-saml
+      idp_entity_id: https://sts.windows.net/11111111-2222-3333-4444-555555555555/
+      idp_metadata_file: /etc/proctor/entra-metadata.xml
   workload:                                      # machines: trusted external issuers
     - name: github-actions
       issuer: https://token.actions.githubusercontent.com
@@ -398,6 +402,7 @@ class IdentityConfig(ConfigModel):
     # Default: http://ADDRESS:PORT of listeners.http.
     public_url: HttpUrl | None = None
     providers: tuple[OidcProviderConfig, ...] = ()
+    saml: tuple[SamlProviderConfig, ...] = ()
     workload: tuple[WorkloadIssuerConfig, ...] = ()
     access: tuple[AccessRuleConfig, ...] = ()  # empty: every identity may use every connection
     roles: RolesConfig
@@ -411,6 +416,7 @@ class IdentityConfig(ConfigModel):
     def _unique_names(self) -> Self:
         seen: dict[str, str] = {}
         named = [(f"providers[{i}]", p.name) for i, p in enumerate(self.providers)]
+        named += [(f"saml[{i}]", s.name) for i, s in enumerate(self.saml)]
         named += [(f"workload[{i}]", w.name) for i, w in enumerate(self.workload)]
         for where, name in named:
             if name in seen:
@@ -444,3 +450,10 @@ def connection_names_used(identity: IdentityConfig) -> list[tuple[tuple[Any, ...
             for k, name in enumerate(wrule.connections):
                 out.append((("identity", "workload", i, "rules", j, "connections", k), name))
     return out
+
+
+# SAML providers build on the field types above, so their module imports this one: the field
+# `IdentityConfig.saml` is completed once both are loaded.
+from proctor.config.saml import SamlProviderConfig  # noqa: E402
+
+IdentityConfig.model_rebuild()

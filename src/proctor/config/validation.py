@@ -49,7 +49,9 @@ _EXPECTED = {
     "missing": "required key is missing",
 }
 # Fields whose literal values are secrets or may contain one.
-_SENSITIVE_FIELDS = frozenset({"password", "url", "client_secret", "refresh_token_key"})
+_SENSITIVE_FIELDS = frozenset(
+    {"password", "url", "client_secret", "refresh_token_key", "sp_private_key", "hash_key"}
+)
 
 
 def validation_problems(

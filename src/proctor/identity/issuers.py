@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from proctor.config.identity import (
-    ClaimMatch,
     IdentityConfig,
     OidcProviderConfig,
     WorkloadIssuerConfig,
@@ -28,7 +26,6 @@ from proctor.config.identity import (
 )
 from proctor.identity.claims import (
     Condition,
-    Match,
     TemplateError,
     all_hold,
     claim_at,
@@ -37,6 +34,7 @@ from proctor.identity.claims import (
 )
 from proctor.identity.errors import NoMatchingRule, TokenRejected
 from proctor.identity.fetch import Fetcher
+from proctor.identity.groups import SAFE_SUBJECT, GroupMapper, string_or_none, to_conditions
 from proctor.identity.keys import CachedDiscovery, Discovery, KeySet
 from proctor.identity.validation import (
     JwtValidator,
@@ -48,25 +46,8 @@ from proctor.model import Identity
 
 log = logging.getLogger("proctor.identity")
 
-# Provider group names passed through unmapped: printable, no separators that could confuse
-# a policy or a log line.
-_PASSABLE_GROUP = re.compile(r"[^\s\x00-\x1f\x7f,;]{1,128}")
-_SAFE_SUBJECT = re.compile(r"[A-Za-z0-9@._:/+=|-]{1,200}")
-
 # Claims kept on the Identity (and so visible to policies): never the whole token.
 _KEPT_CLAIMS = ("iss", "sub", "aud", "azp", "client_id", "jti", "exp", "iat")
-
-
-def to_match(config: ClaimMatch) -> Match:
-    return Match(
-        exact=config.exact,
-        glob=config.glob,
-        regex=re.compile(config.regex) if config.regex is not None else None,
-    )
-
-
-def to_conditions(conditions: Mapping[str, ClaimMatch]) -> tuple[Condition, ...]:
-    return tuple(Condition(path, to_match(match)) for path, match in conditions.items())
 
 
 @dataclass(frozen=True)
@@ -105,8 +86,7 @@ class OidcProvider:
             ),
             keys,
         )
-        groups = config.groups
-        self._group_rules = [(to_conditions(r.when), r.groups) for r in groups.rules]
+        self._groups = GroupMapper(config.groups)
 
     def accepts_audience(self, claims: Mapping[str, Any]) -> bool:
         return bool(set(audiences_of(claims)) & self.config.accepted_audiences)
@@ -127,7 +107,7 @@ class OidcProvider:
                 "no_subject", f"the token has no {cfg.subject_claim!r} claim to name the user"
             )
         subject = subjects[0]
-        if not _SAFE_SUBJECT.fullmatch(subject):
+        if not SAFE_SUBJECT.fullmatch(subject):
             raise TokenRejected(
                 "no_subject", f"the token's {cfg.subject_claim!r} claim is not a usable user name"
             )
@@ -135,26 +115,14 @@ class OidcProvider:
             subject=subject,
             groups=frozenset(self.groups_of(claims)),
             issuer=cfg.issuer,
-            display_name=_string(claim_at(claims, cfg.display_name_claim)),
-            email=_string(claim_at(claims, cfg.email_claim)),
+            display_name=string_or_none(claim_at(claims, cfg.display_name_claim)),
+            email=string_or_none(claim_at(claims, cfg.email_claim)),
             claims=_kept(claims, provider=self.name),
         )
         return Resolved(identity, self.name, cfg.token_ttl, frozenset(), dict(claims))
 
     def groups_of(self, claims: Mapping[str, Any]) -> set[str]:
-        cfg = self.config.groups
-        out: set[str] = set()
-        for path in cfg.claims:
-            for value in claim_strings(claims, path):
-                mapped = cfg.map.get(value)
-                if mapped is not None:
-                    out.update(mapped)
-                elif cfg.keeps_unmapped and _PASSABLE_GROUP.fullmatch(value):
-                    out.add(value)
-        for conditions, groups in self._group_rules:
-            if all_hold(conditions, claims):
-                out.update(groups)
-        return out
+        return self._groups.groups(claims)
 
 
 class WorkloadIssuer:
@@ -213,10 +181,6 @@ class WorkloadIssuer:
 
 
 Issuer = OidcProvider | WorkloadIssuer
-
-
-def _string(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _kept(claims: Mapping[str, Any], provider: str) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 - ``login_states``: a browser sign-in in flight (OIDC state, nonce, PKCE verifier), keyed by
   the SHA-256 of the ``state`` value, used once, valid for minutes. In the store rather than in
-  a worker's memory because the callback may reach another worker.
+  a worker's memory because the callback may reach another worker. SAML sign-ins use the same
+  rows: keyed by the AuthnRequest id, with the RelayState sent in ``nonce`` and an empty
+  ``code_verifier`` (``proctor.identity.saml_signin``).
 - ``saml_assertions``: ids of SAML assertions already consumed, until they expire, so a
   captured assertion cannot be replayed (to any worker).
 - ``refresh_grants``: what ``proctor login`` may renew: a Proctor refresh secret (``prr_…``,

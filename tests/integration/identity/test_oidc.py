@@ -23,13 +23,12 @@ import pytest
 from proctor.demo.pgcluster import free_port
 from tests.integration.conftest import Gateway, ShopDb, eventually
 from tests.integration.identity.conftest import (
-    chromium_path,
     exchange,
     launch_with_identity,
+    new_page,
     post_form,
 )
 from tests.oidc.provider import RESOURCE, WEB_CLIENT, WEB_SECRET, OidcProvider, start_provider
-from tests.pg import need
 
 pytestmark = pytest.mark.integration
 
@@ -139,30 +138,6 @@ def test_provider_key_rotation(op: OidcProvider, gw: Gateway) -> None:
 
 
 # -- people: a real browser ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    executable = chromium_path()
-    need(executable is not None, "chromium is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        need(False, "playwright is not installed (pip install playwright)")
-        raise
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(
-            executable_path=executable, args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield instance
-        instance.close()
-
-
-def new_page(browser: Any) -> Any:
-    context = browser.new_context()
-    # Only loopback: the provider's pages link a web font, and tests never leave the machine.
-    context.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"), lambda route: route.abort())
-    return context.new_page()
 
 
 def sign_in_at_provider(page: Any, login: str) -> None:
