@@ -368,3 +368,32 @@ def test_binary_timestamptz_birth_dates_follow_the_session_time_zone(masked: Gat
     dob, created = row
     assert (dob.year, dob.month, dob.day) == (1990, 1, 1)  # partial: the year only
     assert (created.month, created.day, created.hour) == (5, 17, 10)  # not a DOB: untouched
+
+
+def test_after_an_error_in_a_pipeline_the_next_results_are_still_masked(masked: Gateway) -> None:
+    client = RawClient(masked.host, masked.port)
+    try:
+        client.login("alice", masked.tokens["alice"])
+        client.send(
+            _parse("", "SELECT 1/0 AS x")  # fails (at Bind): the server skips to Sync
+            + _bind("", "")
+            + _execute("")
+            + _parse("s2", "SELECT 'never sent' AS email")
+            + _bind("p2", "s2")
+            + _execute("p2")
+            + SYNC
+            + _parse("s3", "SELECT 'jane@example.com' AS email")
+            + _bind("p3", "s3")
+            + _execute("p3")
+            + SYNC
+        )
+        first = client.until("Z")
+        kinds = [m.type_char for m in first]
+        assert kinds[-2:] == ["E", "Z"] and "D" not in kinds, kinds
+        second = client.until("Z")
+        assert [m.type_char for m in second] == ["1", "2", "D", "C", "Z"]
+        row = second[2].body
+        ((offset, length),) = decode.data_row(row)
+        assert row[offset : offset + length] == b"j***@example.com"
+    finally:
+        client.sock.close()

@@ -291,9 +291,16 @@ def test_example_file_stays_valid(tmp_path: Path) -> None:
     shutil.copy(EXAMPLE, tmp_path / "proctor.yaml")
     (tmp_path / "secrets").mkdir()
     (tmp_path / "secrets" / "analytics.password").write_text("analytics-pw\n")
-    config = load_config(tmp_path / "proctor.yaml", environ={"SHOP_DB_PASSWORD": "shop-pw"})
+    environ = {"SHOP_DB_PASSWORD": "shop-pw", "PROCTOR_MASK_KEY": "a-key-of-16-bytes-or-more"}
+    config = load_config(tmp_path / "proctor.yaml", environ=environ)
     passwords = {c.name: c.credential.password for c in config.connections}
     assert passwords == {"shop": "shop-pw", "analytics": "analytics-pw"}
+    assert config.masking.profiles["pii"]["hash_key"] == environ["PROCTOR_MASK_KEY"]
+    # The profiles it declares are valid ones.
+    from proctor.pipeline.masking import load_profiles
+    from proctor.policy import Policy
+
+    assert "pii" in load_profiles(config, Policy.builtin())
 
 
 def test_example_file_holds_no_literal_password() -> None:
