@@ -24,6 +24,7 @@ from proctor.config.fields import (
     require_file,
     size_between,
 )
+from proctor.config.recordings import RecordingStorageConfig
 
 KIB = 1024
 GIB = 1024**3
@@ -140,7 +141,10 @@ class StoreConfig(ConfigModel):
 
 
 class RecordingsConfig(ConfigModel):
-    dir: ConfigPath = Path("recordings")
+    omitted_sections: ClassVar[dict[str, Callable[[], object]]] = {"storage": dict}
+
+    dir: ConfigPath = Path("recordings")  # where storage.kind local keeps them
+    storage: RecordingStorageConfig
 
 
 class PolicyConfig(ConfigModel):

@@ -50,7 +50,17 @@ _EXPECTED = {
 }
 # Fields whose literal values are secrets or may contain one.
 _SENSITIVE_FIELDS = frozenset(
-    {"password", "url", "client_secret", "refresh_token_key", "sp_private_key", "hash_key"}
+    {
+        "password",
+        "url",
+        "client_secret",
+        "refresh_token_key",
+        "sp_private_key",
+        "hash_key",
+        "secret_access_key",
+        "secret",
+        "signing_secret",
+    }
 )
 
 

@@ -1,0 +1,159 @@
+"""The gateway-wide ledger: an append-only RFC 6962 Merkle tree over session checkpoints,
+seals and tombstones, persisted as write-once blobs (layout.py), with signed tree heads.
+
+Deleting a whole session from storage leaves its leaves in the ledger, so the deletion
+shows; deleting it *by policy* first appends a signed tombstone, so the verifier can say
+who deleted it, when and why. Rolling the ledger itself back (deleting its newest blobs)
+is caught against any tree head seen earlier: keep the latest head outside storage.
+
+One process appends at a time. Write-once keys make a race safe: the loser's batch key
+exists already (``BlobExists``), it reloads what the winner wrote and retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from proctor.recording import layout
+from proctor.recording.format import FormatError
+from proctor.recording.keys import SigningKey
+from proctor.recording.leaves import (
+    Leaf,
+    Tombstone,
+    TreeHead,
+    decode_leaf,
+    encode_batch,
+    iter_batch,
+)
+from proctor.recording.merkle import (
+    CompactRange,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    root_of,
+)
+from proctor.recording.storage.base import BlobExists, BlobStorage
+
+
+class LedgerCorrupt(Exception):
+    """The stored ledger does not load; run the verifier for a precise report."""
+
+
+class Ledger:
+    def __init__(self, storage: BlobStorage, signer: SigningKey, *, max_retries: int = 5) -> None:
+        self._storage = storage
+        self._signer = signer
+        self._retries = max_retries
+        self._data: list[bytes] = []
+        self._hashes: list[bytes] = []
+        self._range = CompactRange()
+        self._pending: list[bytes] = []
+        self._head: TreeHead | None = None
+        self._load()
+
+    @property
+    def size(self) -> int:
+        """Leaves committed to storage (pending ones excluded)."""
+        return len(self._hashes)
+
+    @property
+    def head(self) -> TreeHead | None:
+        return self._head
+
+    def root(self) -> bytes:
+        return self._range.root()
+
+    def leaf(self, index: int) -> Leaf:
+        return decode_leaf(self._data[index])
+
+    def leaves(self) -> list[Leaf]:
+        return [decode_leaf(d) for d in self._data]
+
+    def leaf_hashes(self) -> list[bytes]:
+        return list(self._hashes)
+
+    def _load(self) -> None:
+        expected = len(self._hashes)
+        for key in self._storage.list(layout.LEAVES):
+            first = layout.batch_index(key)
+            if first is None or first < expected:
+                continue
+            if first != expected:
+                raise LedgerCorrupt(f"ledger batch {key} leaves a gap after leaf {expected}")
+            try:
+                for data in iter_batch(self._storage.get(key)):
+                    self._add(data)
+            except FormatError as exc:
+                raise LedgerCorrupt(f"{key}: {exc}") from None
+            expected = len(self._hashes)
+        heads = [k for k in self._storage.list(layout.HEADS) if layout.head_size(k) is not None]
+        if heads:
+            try:
+                self._head = TreeHead.decode(self._storage.get(heads[-1]))
+            except FormatError as exc:
+                raise LedgerCorrupt(f"{heads[-1]}: {exc}") from None
+
+    def _add(self, data: bytes) -> None:
+        h = leaf_hash(data)
+        self._data.append(data)
+        self._hashes.append(h)
+        self._range.append(h)
+
+    def append(self, leaf: Leaf) -> None:
+        """Queue a leaf; ``commit`` writes the queue as one batch and signs a new head."""
+        self._pending.append(leaf.encode())
+
+    def extend(self, leaves: Iterable[Leaf]) -> None:
+        for leaf in leaves:
+            self.append(leaf)
+
+    def tombstone(self, session_id: str, reason: str, by: str, at: datetime) -> Tombstone:
+        stone = Tombstone.create(self._signer, session_id, reason, by, at)
+        self.append(stone)
+        return stone
+
+    def commit(self, at: datetime | None = None) -> TreeHead | None:
+        """Write pending leaves and a signed tree head; None if nothing was pending."""
+        if not self._pending:
+            return None
+        for _ in range(self._retries):
+            try:
+                self._storage.put(layout.batch_key(self.size), encode_batch(self._pending))
+            except BlobExists:
+                self._load()  # another writer took this index: rebase after its leaves
+                continue
+            break
+        else:
+            raise LedgerCorrupt("ledger append lost the race too many times")
+        for data in self._pending:
+            self._add(data)
+        self._pending = []
+        head = TreeHead.create(self._signer, self.size, self.root(), at or datetime.now(UTC))
+        # A crash between the two puts leaves leaves without a head: the verifier reports
+        # them as not yet signed, and the next commit's head covers them.
+        self._storage.put(layout.head_key(head.size), head.encode())
+        self._head = head
+        return head
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        return inclusion_proof(self._hashes, index, size)
+
+    def consistency_proof(self, old: int, new: int | None = None) -> list[bytes]:
+        return consistency_proof(self._hashes, old, new)
+
+    def root_at(self, size: int) -> bytes:
+        return root_of(self._hashes, 0, size)
+
+
+def delete_session(
+    storage: BlobStorage, ledger: Ledger, session_id: str, reason: str, by: str, at: datetime
+) -> Tombstone:
+    """Delete a session under retention: tombstone first, then the blobs. In that order
+    because a crash in between then leaves a tombstoned session still present (harmless,
+    reported), never a session gone without a tombstone (reported as tampering)."""
+    stone = ledger.tombstone(session_id, reason, by, at)
+    ledger.commit(at)
+    for key in list(storage.list(layout.session_prefix(session_id))):
+        storage.delete(key)
+    return stone
