@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from proctor.demo.pgcluster import PgCluster, free_port
-from proctor.demo.runner import DEMO_MASKING_PROFILE
+from proctor.demo.runner import DEMO_APPROVALS, DEMO_MASKING_PROFILE
 from tests.pg import throwaway_cluster
 
 APP_ROLE = "proctor_app"
@@ -188,6 +188,7 @@ def write_config(
     extra_connections = gateway.pop("connections", [])
     # The demo's profile, so policies that name it (the demo policy does) load.
     masking = gateway.pop("masking", {"profiles": {"pii": DEMO_MASKING_PROFILE}})
+    approvals = gateway.pop("approvals", DEMO_APPROVALS)
     config = {
         "version": 1,
         "gateway": {"workers": 1, "state_dir": "state", "drain_timeout": "5s", **gateway},
@@ -219,6 +220,7 @@ def write_config(
     if policy is not None:
         config["policy"] = {"file": str(policy)}
     config["masking"] = masking
+    config["approvals"] = approvals
     (directory / "proctor.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
 

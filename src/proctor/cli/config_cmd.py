@@ -50,10 +50,25 @@ def check(ctx: click.Context, file: Path | None, config_path: Path, as_json: boo
         from proctor.policy import load_configured_policy
 
         try:
-            load_profiles(config, load_configured_policy(config))
+            policy = load_configured_policy(config)
+            load_profiles(config, policy)
         except MaskingSetupError as exc:
             problems = [ConfigProblem(exc.file, exc.path, exc.message)]
             config = None
+        else:
+            from proctor.approvals.service import unknown_workflows
+
+            missing = unknown_workflows(config.approvals, policy.workflows())
+            if missing:
+                problems = [
+                    ConfigProblem(
+                        str(config.config_path),
+                        "approvals.workflows",
+                        f"the policy's review rules name workflow(s) {', '.join(missing)} "
+                        "that are not declared here",
+                    )
+                ]
+                config = None
     warnings = config_warnings(config, file=str(path)) if config is not None else []
 
     if as_json:

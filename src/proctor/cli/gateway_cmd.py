@@ -34,6 +34,7 @@ def _load(config_path: Path) -> ProctorConfig:
 )
 def gateway_command(config_path: Path, workers: int | None) -> None:
     """Run the gateway in the foreground (SIGTERM or Ctrl-C drains and stops it)."""
+    from proctor.approvals.service import unknown_workflows
     from proctor.pipeline.masking import MaskingSetupError, load_profiles
     from proctor.policy import PolicyError, load_configured_policy
     from proctor.server import jsonlog, supervisor
@@ -47,6 +48,12 @@ def gateway_command(config_path: Path, workers: int | None) -> None:
         masking_profiles = load_profiles(cfg, policy)
     except (PolicyError, MaskingSetupError) as exc:
         raise click.ClickException(str(exc)) from exc
+    missing = unknown_workflows(cfg.approvals, policy.workflows())
+    if missing:
+        raise click.ClickException(
+            f"{policy.source}: review rules name workflow(s) {', '.join(missing)} that "
+            f"{cfg.config_path} does not declare under approvals.workflows"
+        )
     jsonlog.configure(cfg.gateway.log_level, pid=os.getpid())
     url = cfg.store.url
     # Migrate once, before any worker starts, so workers never race on the schema.

@@ -18,6 +18,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
+from proctor.config.approvals import ApprovalsConfig
 from proctor.config.base import ConfigModel
 from proctor.config.connections import ConnectionConfig, unique_names
 from proctor.config.fields import context_config_path
@@ -76,6 +77,8 @@ class ProctorConfig(ConfigModel):
     identity: IdentityConfig | None = None
     # Masking profiles the policy chooses from (see docs/masking.md).
     masking: MaskingConfig = Field(default_factory=MaskingConfig)
+    # Who reviews held statements and access requests (see docs/approvals.md).
+    approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig)
 
     _config_path: Path = PrivateAttr(default_factory=lambda: Path.cwd() / "proctor.yaml")
 

@@ -132,6 +132,14 @@ DEMO_MASKING_PROFILE: dict[str, object] = {
 }
 
 
+DEMO_APPROVALS: dict[str, object] = {
+    "workflows": {
+        "shop-writes": {"approvers": {"groups": ["approver"]}, "expires": "15m"},
+    },
+    "access": {"workflow": "shop-writes", "max_duration": "8h"},
+}
+
+
 def _config(state: DemoState, workers: int) -> dict[str, object]:
     return {
         "version": 1,
@@ -149,6 +157,8 @@ def _config(state: DemoState, workers: int) -> dict[str, object]:
         "policy": {"file": "policy.yaml"},
         # The masking profile the demo policy gives every session (docs/masking.md).
         "masking": {"profiles": {"pii": DEMO_MASKING_PROFILE}},
+        # Who approves what the demo policy holds (docs/approvals.md): bob approves alice's.
+        "approvals": DEMO_APPROVALS,
         "connections": [
             {
                 "name": CONNECTION,

@@ -423,6 +423,10 @@ class Policy:
                 return choice.profile
         return None
 
+    def workflows(self) -> frozenset[str]:
+        """Every approval workflow a review rule names."""
+        return frozenset(r.workflow for r in self._rules if r.workflow is not None)
+
     def masking_profiles(self) -> frozenset[str]:
         """Every profile name the ``masking`` section uses (``none`` excluded)."""
         return frozenset(c.profile for c in self._masking if c.profile is not None)

@@ -128,6 +128,12 @@ class CancelRouter:
         ):
             log.info("cancel_ignored", extra={"reason": "unknown_key"})
             return
+        on_cancel = entry[1].on_cancel
+        if on_cancel is not None:
+            try:
+                on_cancel()  # e.g. withdraw a statement held for review
+            except Exception:
+                log.exception("cancel_hook_failed")
         try:
             await self._send(entry[1])
             log.info("cancel_forwarded", extra={"connection": entry[1].connection.name})

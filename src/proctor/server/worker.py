@@ -13,7 +13,7 @@ from aiohttp import web
 from proctor import __version__
 from proctor.adapters.postgres.ports import CancelTarget, PgContext, PgSettings
 from proctor.adapters.postgres.upstream_tls import send_cancel
-from proctor.api.identity_setup import IdentityRuntime, build_identity
+from proctor.api.identity_setup import IdentityRuntime, build_identity, public_url
 from proctor.api.routes import add_identity_routes
 from proctor.codecs.pgwire import encode
 from proctor.identity.revalidation import REASON_TEXT
@@ -23,6 +23,7 @@ from proctor.server.cancel import CancelRouter
 from proctor.server.http import build_app
 from proctor.server.metrics import Metrics
 from proctor.server.pg_listener import PgListener
+from proctor.server.reviews import build_reviews
 from proctor.server.spec import WorkerSpec
 from proctor.server.streams import TcpNetwork
 from proctor.server.tls import server_context
@@ -92,6 +93,7 @@ class Worker:
         reuse = spec.workers > 1
         listener: PgListener | None = None
         pg_cfg = cfg.listeners.postgres
+        reviews = build_reviews(cfg, store, spec.policy, public_url(cfg))
         if pg_cfg is not None:
             chooser = MaskerChooser(spec.masking_profiles, spec.policy)
             chooser.warm()
@@ -111,6 +113,7 @@ class Worker:
                 policy=spec.policy,
                 analyzer=TemplateAnalyzer(),
                 masking=chooser if chooser.used else None,
+                reviews=reviews,
             )
             tls = server_context(spec.tls_files) if spec.tls_files else None
             listener = PgListener(
@@ -157,10 +160,13 @@ class Worker:
             if listener is not None
             else None
         )
+        expirer = loop.create_task(reviews.expire_loop()) if reviews is not None else None
         await self._stop.wait()
         self._draining = True
         if revalidator is not None:
             revalidator.cancel()
+        if expirer is not None:
+            expirer.cancel()
         if listener is not None:
             listener.stop_accepting()
             await listener.drain(cfg.gateway.drain_timeout)

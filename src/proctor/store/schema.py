@@ -126,45 +126,8 @@ statements = Table(
     Index("ix_statements_verdict", "verdict"),
 )
 
-# Schema only, for now: the approvals and just-in-time grants work builds its API on these.
-access_grants = Table(
-    "access_grants",
-    metadata,
-    Column("id", ID, primary_key=True),
-    Column("subject", Text, nullable=False),
-    Column("connection", Text, nullable=False),
-    Column("granted_by", Text, nullable=False),
-    Column("reason", Text),
-    Column("starts_at", UtcDateTime, nullable=False),
-    Column("expires_at", UtcDateTime, nullable=False),
-    Column("revoked_at", UtcDateTime),
-    Column("created_at", UtcDateTime, nullable=False),
-    Index(None, "subject", "connection"),
-    Index(None, "expires_at"),
-)
-
-approval_requests = Table(
-    "approval_requests",
-    metadata,
-    Column("id", ID, primary_key=True),
-    Column("kind", String(32), nullable=False),
-    Column("requester", Text, nullable=False),
-    Column("connection", Text, nullable=False),
-    # SET NULL: the decision stays on record when session retention prunes the session.
-    Column("session_id", ID, ForeignKey("sessions.id", ondelete="SET NULL")),
-    Column("statement_text", Text),
-    Column("rule", Text),
-    Column("reason", Text),
-    Column("status", String(16), nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("decided_at", UtcDateTime),
-    Column("decided_by", Text),
-    Column("decision_reason", Text),
-    Column("expires_at", UtcDateTime),
-    Index(None, "status"),
-    Index(None, "requester"),
-)
-
-# The identity tables are declared beside their store methods; importing that module here
-# puts them on `metadata`, so migrations and the schema-drift test see the whole schema.
+# The identity and approvals tables are declared beside their store methods; importing those
+# modules here puts them on `metadata`, so migrations and the schema-drift test see the whole
+# schema.
+import proctor.store.approvals  # noqa: E402, F401
 from proctor.store import identities as _identities  # noqa: E402, F401

@@ -29,6 +29,7 @@ from proctor.store.schema import metadata
 T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 CEST = timezone(timedelta(hours=2))
 IDENTITY_TABLES = {"login_states", "saml_assertions", "refresh_grants"}
+APPROVAL_TABLES = {"approval_decisions"}
 OUR_TABLES = {
     "tokens",
     "sessions",
@@ -36,6 +37,7 @@ OUR_TABLES = {
     "access_grants",
     "approval_requests",
     *IDENTITY_TABLES,
+    *APPROVAL_TABLES,
 }
 
 
@@ -429,7 +431,7 @@ class StoreContract:
     # -- schema -------------------------------------------------------------------------------
 
     def test_migrated_schema_matches_the_metadata(self, store: SqlStore) -> None:
-        assert store.schema_revision() == head_revision() == "0004"
+        assert store.schema_revision() == head_revision() == "0005"
         assert table_names(store) >= OUR_TABLES
         assert schema_diff(store) == []
 
@@ -455,12 +457,17 @@ class StoreContract:
             assert not {"access_grants", "approval_requests"} & table_names(store)
             # The comparison is not vacuous: the missing tables show up as differences.
             added = {d[1].name for d in flat(schema_diff(store)) if d[0] == "add_table"}
-            assert added == {"access_grants", "approval_requests", *IDENTITY_TABLES}
+            assert added == {
+                "access_grants",
+                "approval_requests",
+                *IDENTITY_TABLES,
+                *APPROVAL_TABLES,
+            }
             store.downgrade("base")
             assert not OUR_TABLES & table_names(store)
             assert store.schema_revision() is None
             store.migrate()
-            assert store.schema_revision() == "0004"
+            assert store.schema_revision() == "0005"
             assert schema_diff(store) == []
             issued = store.create_token("alice", frozenset(), timedelta(hours=1))
             assert store.verify_token(issued.secret) == issued.record

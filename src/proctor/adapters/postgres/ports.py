@@ -6,12 +6,13 @@ The server layer owns sockets and TLS; it hands the adapter these small interfac
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from proctor.identity.authenticator import Authenticator
 from proctor.masking import Masker
-from proctor.model import Connection, Identity, Statement
+from proctor.model import ApprovalRequest, Connection, Identity, Statement
 from proctor.pipeline.gate import PolicyDecider
 from proctor.recording.writer import RecorderFactory
 
@@ -76,6 +77,9 @@ class CancelTarget:
     connection: Connection
     pid: int
     secret: int
+    # The session's own reaction to its client's cancel (withdrawing a held statement);
+    # called by the worker that owns the session, before the cancel goes upstream.
+    on_cancel: Callable[[], None] | None = field(default=None, compare=False)
 
 
 class CancelKeys(Protocol):
@@ -91,6 +95,34 @@ class CancelKeys(Protocol):
     async def cancel(self, pid: int, secret: int) -> None:
         """Forward a CancelRequest to whichever upstream backend the key names, if any."""
         ...
+
+
+class Reviews(Protocol):
+    """Approvals as a session sees them: ask, wait, give up (see proctor.approvals)."""
+
+    async def request(
+        self,
+        *,
+        identity: Identity,
+        connection: str,
+        session_id: str,
+        text: str,
+        redacted_text: str,
+        rule: str | None,
+        workflow: str | None,
+    ) -> ApprovalRequest:
+        """Create the request (and notify reviewers)."""
+        ...
+
+    async def wait(self, request_id: str, expires_at: datetime) -> ApprovalRequest:
+        """Until the request is settled; past ``expires_at`` it is expired and returned."""
+        ...
+
+    async def withdraw(self, request_id: str, by: str) -> None: ...
+
+    def url(self, request_id: str) -> str | None: ...
+
+    def still_needed(self, request: ApprovalRequest) -> str: ...
 
 
 class SessionObserver(Protocol):
@@ -136,3 +168,5 @@ class PgContext:
     # Which masker a session gets (identity, connection, client address, protocol); None
     # when no session is masked.
     masking: Callable[[Identity, Connection, str | None, str], Masker | None] | None = None
+    # Statements the policy sends to review wait for a decision; None: they are refused.
+    reviews: Reviews | None = None

@@ -23,10 +23,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from proctor.adapters.postgres.hold import Held, approval_record, outcome_error
 from proctor.adapters.postgres.ports import SessionObserver
 from proctor.adapters.postgres.results import INTEREST as MASKING_INTEREST
 from proctor.adapters.postgres.results import RUNS as MASKING_RUNS
 from proctor.adapters.postgres.results import ResultMasking
+from proctor.approvals.service import statement_hash
 from proctor.codecs.pgwire import (
     BackendScanner,
     FramedMessage,
@@ -54,7 +56,15 @@ from proctor.codecs.pgwire.constants import (
     TX_IDLE,
 )
 from proctor.codecs.pgwire.encodings import python_codec
-from proctor.model import Action, Operation, Statement, Verdict
+from proctor.model import (
+    Action,
+    ApprovalRequest,
+    Operation,
+    RequestStatus,
+    Scope,
+    Statement,
+    Verdict,
+)
 from proctor.pipeline.gate import CommandGate, RecordingUnavailableError
 
 _BACKEND_INTEREST = frozenset(
@@ -96,11 +106,17 @@ class Relay:
         "_cycles_sent",
         "_frontend",
         "_gate",
+        "_held",
+        "_hold_next",
         "_masking",
+        "_max_buffered",
+        "_notices",
         "_observer",
+        "_on_hold",
         "_on_protocol_error",
         "_overhead",
         "_pid_swap",
+        "_preapproved",
         "_refusals",
         "_scs",
         "_seq",
@@ -127,6 +143,7 @@ class Relay:
         standard_conforming_strings: bool = True,
         issued_pid: Callable[[int], int | None] | None = None,
         masking: ResultMasking | None = None,
+        on_hold: Callable[[Held], None] | None = None,
     ) -> None:
         self._connection = connection
         self._gate = gate
@@ -135,6 +152,7 @@ class Relay:
         self._to_upstream = to_upstream
         self._on_protocol_error = on_protocol_error
         self._frontend = FrontendFramer(max_message_size)
+        self._max_buffered = max_message_size
         # With masking, the scanner also surfaces result shapes, and rows in runs.
         self._masking = masking
         self._backend = (
@@ -143,6 +161,12 @@ class Relay:
             else BackendScanner(_BACKEND_INTEREST | MASKING_INTEREST, runs=MASKING_RUNS)
         )
         self._statement: Statement | None = None  # of the last command judged
+        # Review: a statement the policy holds waits here while `on_hold` asks reviewers.
+        self._on_hold = on_hold
+        self._held: Held | None = None
+        self._hold_next: tuple[str, Statement | None, Verdict] | None = None
+        self._notices: list[bytes] = []
+        self._preapproved: dict[str, str] = {}  # statement hash -> session-scope request
         self._codec = python_codec(client_encoding)
         self._scs = standard_conforming_strings
         self._seq = 0  # commands seen
@@ -182,36 +206,47 @@ class Relay:
     def client_data(self, data: bytes) -> None:
         started = self.last_active = _perf()
         self._bytes_in += len(data)
+        if self._held is not None:
+            # Nothing overtakes a held statement: keep what follows until it is settled.
+            self._held.buffered += data
+            if len(self._held.buffered) > self._max_buffered:
+                self._on_protocol_error(
+                    "client",
+                    ProtocolError("too much data sent while a statement waits for approval"),
+                )
+            return
+        self._feed(data)
+        self._overhead += _perf() - started
+
+    def _feed(self, data: bytes) -> None:
         try:
             messages, complete = self._frontend.feed(data)
         except ProtocolError as exc:
             self._on_protocol_error("client", exc)
             return
-        if not messages:
-            return
-        rebuilt: list[bytes] | None = None
-        masking = self._masking
+        if messages:
+            self._process(messages, complete)
+
+    def _process(self, messages: list[Message], complete: bytes | None) -> None:
+        """Judge, record and forward client messages; stops at a statement held for review."""
+        rebuilt: list[bytes] | None = None if complete is not None else []
         for index, msg in enumerate(messages):
             mtype = msg.type
             replacement: bytes | None = None
             try:
                 if mtype in _COMMANDS:
                     replacement = self._command(msg)
+                    if self._hold_next is not None:
+                        before = rebuilt if rebuilt is not None else messages[:index]
+                        self._hold(msg, messages[index + 1 :], before)
+                        return
                     if mtype != F_PARSE:
                         self._cycles_sent += 1
                 elif mtype == F_SYNC:
                     self._cycles_sent += 1
                 elif mtype == F_TERMINATE:
                     self.terminating = True
-                if masking is not None and mtype in _MASKING_FOLLOWS:
-                    # Our own Describe, when the rows' shape would otherwise be unknown.
-                    before = masking.client_message(
-                        mtype, msg.body if replacement is None else replacement[5:], self._statement
-                    )
-                    if before:
-                        replacement = before + (
-                            replacement if replacement is not None else msg.encode()
-                        )
+                replacement = self._follow(msg, replacement)
             except ProtocolError as exc:
                 self._on_protocol_error("client", exc)
                 return
@@ -219,8 +254,86 @@ class Relay:
                 rebuilt = [m.encode() for m in messages[:index]]
             if rebuilt is not None:
                 rebuilt.append(replacement if replacement is not None else msg.encode())
-        self._to_upstream(complete if rebuilt is None else b"".join(rebuilt))
-        self._overhead += _perf() - started
+        out = complete if rebuilt is None else b"".join(rebuilt)
+        if out:
+            self._to_upstream(out)
+
+    def _follow(self, msg: Message, replacement: bytes | None) -> bytes | None:
+        """Result masking follows the commands; it may put its own Describe before one."""
+        masking = self._masking
+        if masking is None or msg.type not in _MASKING_FOLLOWS:
+            return replacement
+        before = masking.client_message(
+            msg.type, msg.body if replacement is None else replacement[5:], self._statement
+        )
+        if not before:
+            return replacement
+        return before + (replacement if replacement is not None else msg.encode())
+
+    # -- statements held for review ----------------------------------------------------------
+
+    @property
+    def holding(self) -> Held | None:
+        return self._held
+
+    def _hold(self, msg: Message, rest: list[Message], before: list[bytes] | list[Message]) -> None:
+        text, statement, verdict = self._hold_next  # type: ignore[misc]
+        self._hold_next = None
+        prefix = b"".join(b if isinstance(b, bytes) else b.encode() for b in before)
+        if prefix:
+            self._to_upstream(prefix)
+        self._held = Held(msg, text, statement, verdict, list(rest))
+        assert self._on_hold is not None
+        self._on_hold(self._held)
+
+    def notice(self, text: str) -> None:
+        """A NoticeResponse to the client, between whole server messages."""
+        data = encode.notice_response(text)
+        if self._backend.at_boundary:
+            self._to_client(data)
+        else:
+            self._notices.append(data)
+
+    def settle(self, request: ApprovalRequest | None, error: tuple[str, str] | None = None) -> None:
+        """Run or refuse the held statement, then go on with what the client sent since.
+
+        ``request``: the settled request (approved runs the statement); ``error``: SQLSTATE
+        and message when no request could be made or awaited."""
+        held = self._held
+        if held is None:
+            return
+        self._held = None
+        msg = held.msg
+        replacement: bytes | None = None
+        if request is not None:
+            self._gate.record(
+                text=approval_record(request), kind="approval", verdict=request.status.value
+            )
+            if request.status is RequestStatus.APPROVED:
+                if request.scope is Scope.SESSION:
+                    self._preapproved[statement_hash(held.text)] = request.id
+            else:
+                message, detail = outcome_error(request)
+                replacement = self._refuse(msg, "42501", message, detail)
+        else:
+            sqlstate, message = error or ("XX000", "the approval request failed")
+            replacement = self._refuse(msg, sqlstate, message, "The statement was not run.")
+        if msg.type != F_PARSE:
+            self._cycles_sent += 1
+        self._statement = held.statement
+        try:
+            replacement = self._follow(msg, replacement)
+        except ProtocolError as exc:
+            self._on_protocol_error("client", exc)
+            return
+        self._to_upstream(replacement if replacement is not None else msg.encode())
+        if held.rest:
+            self._process(held.rest, None)
+        if held.buffered:
+            if self._held is not None:
+                self._held.buffered[:0] = held.buffered
+            else:
+                self._feed(bytes(held.buffered))
 
     def _command(self, msg: Message) -> bytes | None:
         """Judge and record one command; return a replacement when it must not run."""
@@ -266,6 +379,18 @@ class Relay:
             )
         if verdict.allowed:
             return None
+        if verdict.action is Action.REVIEW and self._on_hold is not None:
+            approved_by = self._preapproved.get(statement_hash(text))
+            if approved_by is not None:
+                # The reviewer approved this exact statement for the rest of the session.
+                self._gate.record(
+                    text=f"covered by request {approved_by} (session scope)",
+                    kind="approval",
+                    verdict="approved",
+                )
+                return None
+            self._hold_next = (text, self._statement, verdict)
+            return None
         return self._refuse(msg, "42501", *refusal_text(verdict))
 
     def _refuse(
@@ -294,6 +419,9 @@ class Relay:
         out, found = self._backend.feed(data)
         if found:
             out = self._inspect(out, found)
+        if self._notices and self._backend.at_boundary:
+            out = bytes(out) + b"".join(self._notices)
+            self._notices.clear()
         if out:
             self._bytes_out += len(out)
             self._to_client(out)

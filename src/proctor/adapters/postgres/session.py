@@ -22,6 +22,7 @@ import logging
 import secrets
 from datetime import UTC, datetime
 
+from proctor.adapters.postgres.hold import Held, waiting_notice
 from proctor.adapters.postgres.ports import (
     CancelTarget,
     ClientIO,
@@ -100,6 +101,7 @@ class PgSession:
         self.connection: Connection | None = None
         self.upstream: UpstreamIO | None = None
         self.relay: Relay | None = None
+        self._review_task: asyncio.Task[None] | None = None
         self._recorder: SessionRecorder | None = None
         self._cancel_pid: int | None = None
         self._closed = False
@@ -388,7 +390,9 @@ class PgSession:
 
     def _register_cancel(self, pid: int, secret: int) -> tuple[int, int]:
         assert self.connection is not None
-        return self.ctx.cancel_keys.register(CancelTarget(self.connection, pid, secret))
+        return self.ctx.cancel_keys.register(
+            CancelTarget(self.connection, pid, secret, on_cancel=self._client_cancel)
+        )
 
     # -- relay -----------------------------------------------------------------------------
 
@@ -422,6 +426,7 @@ class PgSession:
             standard_conforming_strings=self._scs,
             issued_pid=self.ctx.cancel_keys.issued_pid,
             masking=masking,
+            on_hold=self._on_hold if self.ctx.reviews is not None else None,
         )
         self._end_reason = "open"
         log.info("session_started", extra=self._log_fields())
@@ -450,6 +455,56 @@ class PgSession:
 
         log.info("masking_profile", extra=self._log_fields(profile=masker.profile.name))
         return ResultMasking(masker, python_codec(self._client_encoding), record)
+
+    # -- statements held for review ------------------------------------------------------------
+
+    def _on_hold(self, held: Held) -> None:
+        self._review_task = asyncio.get_running_loop().create_task(self._review(held))
+
+    async def _review(self, held: Held) -> None:
+        reviews, relay = self.ctx.reviews, self.relay
+        assert reviews is not None and relay is not None
+        assert self.identity is not None and self.connection is not None
+        statement = held.statement
+        try:
+            request = await reviews.request(
+                identity=self.identity,
+                connection=self.connection.name,
+                session_id=self.id,
+                text=held.text,
+                redacted_text=(statement.redacted_text if statement else None) or held.text,
+                rule=held.verdict.rule,
+                workflow=None,
+            )
+        except Exception:
+            log.exception("approval_request_failed", extra=self._log_fields())
+            relay.settle(None, ("58030", "Proctor could not ask for approval of this statement"))
+            return
+        held.request = request
+        log.info("statement_held", extra=self._log_fields(request=request.id))
+        relay.notice(
+            waiting_notice(request, reviews.url(request.id), reviews.still_needed(request))
+        )
+        try:
+            final = await reviews.wait(request.id, request.expires_at)
+        except Exception:
+            log.exception("approval_wait_failed", extra=self._log_fields(request=request.id))
+            relay.settle(None, ("XX000", f"waiting for request {request.id} failed"))
+            return
+        if self.relay is relay and not self._closed:
+            relay.settle(final)
+
+    def _client_cancel(self) -> None:
+        """The client cancelled: a held statement's request is withdrawn."""
+        relay = self.relay
+        held = relay.holding if relay is not None else None
+        reviews = self.ctx.reviews
+        if held is None or reviews is None or self.identity is None:
+            return
+        request = held.request
+        if request is None:
+            return  # not asked yet: the request task will see the session's own cancel
+        asyncio.get_running_loop().create_task(reviews.withdraw(request.id, self.identity.subject))
 
     def _relay_protocol_error(self, side: str, exc: ProtocolError) -> None:
         self.ctx.observer.protocol_error(side)
@@ -491,6 +546,16 @@ class PgSession:
         with contextlib.suppress(OSError, RuntimeError):
             self.client.write(encode.error_response(sqlstate, message, severity="FATAL", hint=hint))
 
+    def _abandon_review(self) -> None:
+        """The session ends while a statement waits: nobody needs a decision any more."""
+        task, self._review_task = self._review_task, None
+        if task is not None and not task.done():
+            task.cancel()
+        held = self.relay.holding if self.relay is not None else None
+        if held is not None and held.request is not None and self.ctx.reviews is not None:
+            by = self.identity.subject if self.identity is not None else "gateway"
+            asyncio.get_running_loop().create_task(self.ctx.reviews.withdraw(held.request.id, by))
+
     def close(self, reason: str, record: bool = True) -> None:
         if self._closed:
             return
@@ -501,6 +566,7 @@ class PgSession:
             self._end_reason = reason
         if self._cancel_pid is not None:
             self.ctx.cancel_keys.unregister(self._cancel_pid)
+        self._abandon_review()
         if self.upstream is not None:
             self.upstream.close()
         self.client.close()
