@@ -33,6 +33,7 @@ from pydantic_core import PydanticCustomError
 
 from proctor.config.base import ConfigModel
 from proctor.config.fields import Duration, Text
+from proctor.config.notify import NotifyChannels
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 DEFAULT_WORKFLOW = "default"
@@ -102,6 +103,8 @@ class ApprovalsConfig(ConfigModel):
     # How often a held statement checks for a decision made through another worker or
     # gateway (seconds). Decisions made through the same worker wake it at once.
     poll_interval: Duration = 0.5
+    # Where reviewers hear about requests (docs/approvals-notifications.md).
+    notify: NotifyChannels = ()
 
     @model_validator(mode="after")
     def _known_workflows(self) -> Self:

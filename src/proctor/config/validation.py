@@ -60,6 +60,7 @@ _SENSITIVE_FIELDS = frozenset(
         "secret_access_key",
         "secret",
         "signing_secret",
+        "token",
     }
 )
 

@@ -15,6 +15,7 @@ from proctor.adapters.postgres.ports import CancelTarget, PgContext, PgSettings
 from proctor.adapters.postgres.upstream_tls import send_cancel
 from proctor.api.identity_setup import IdentityRuntime, build_identity, public_url
 from proctor.api.routes import add_identity_routes
+from proctor.approvals.notify import build_notifier
 from proctor.codecs.pgwire import encode
 from proctor.identity.revalidation import REASON_TEXT
 from proctor.pipeline.masking import MaskerChooser
@@ -93,7 +94,20 @@ class Worker:
         reuse = spec.workers > 1
         listener: PgListener | None = None
         pg_cfg = cfg.listeners.postgres
-        reviews = build_reviews(cfg, store, spec.policy, public_url(cfg))
+        # Reviewers hear about requests through the configured channels, from a thread of
+        # its own (delivery never blocks the event loop).
+        notifier = (
+            build_notifier(cfg.approvals.notify, public_url(cfg))
+            if (cfg.approvals.notify)
+            else None
+        )
+        reviews = build_reviews(
+            cfg,
+            store,
+            spec.policy,
+            public_url(cfg),
+            publish=notifier.publish if notifier is not None else None,
+        )
         if pg_cfg is not None:
             chooser = MaskerChooser(spec.masking_profiles, spec.policy)
             chooser.warm()
@@ -177,6 +191,8 @@ class Worker:
         await runner.cleanup()
         await cancel.close()
         await asyncio.to_thread(recorders.close)
+        if notifier is not None:
+            await asyncio.to_thread(notifier.close)
         await asyncio.to_thread(store.close)
         log.info("worker_stopped", extra={"worker": spec.index})
 

@@ -255,3 +255,57 @@ def test_two_approvals_one_from_dba(shop_db: ShopDb, tmp_path: Path) -> None:
     finally:
         store.close()
         gateway.stop()
+
+
+def test_reviewers_are_notified_by_a_signed_webhook(shop_db: ShopDb, tmp_path: Path) -> None:
+    import http.server
+    import json as _json
+
+    from proctor.approvals.notify import verify_webhook_signature
+
+    secret = "a-webhook-secret-of-some-length"
+    received: list[tuple[str, bytes]] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.headers.get("Proctor-Signature", ""), body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    approvals = {
+        "workflows": {"shop-writes": {"approvers": {"groups": ["approver"]}}},
+        "poll_interval": "0.2s",
+        "notify": [
+            {
+                "name": "hook",
+                "kind": "webhook",
+                "url": f"http://127.0.0.1:{server.server_port}/proctor",
+                "secret": secret,
+            }
+        ],
+    }
+    gateway = launch_gateway(tmp_path, shop_db, policy=DEMO_POLICY, approvals=approvals)
+    store = SqlStore(f"sqlite:///{tmp_path / 'state.db'}")
+    service = ApprovalService(ApprovalStore(store), ApprovalsConfig.model_validate(approvals))
+    try:
+        attempt = run_held(gateway, "UPDATE payments SET status = 'refunded' WHERE id = 49")
+        request = pending(service, "WHERE id = 49")
+        event = eventually(lambda: received[:1] or None)
+        signature, body = event[0]
+        verify_webhook_signature(secret, signature, body)
+        doc = _json.loads(body)
+        assert doc["type"].endswith("requested") and doc["subject"] == request.id
+        assert "WHERE id = 49" in _json.dumps(doc["data"])
+        service.decide(request.id, BOB, approve=False, reason="no")
+        finish(attempt)
+    finally:
+        store.close()
+        gateway.stop()
+        server.shutdown()
+        server.server_close()
