@@ -24,6 +24,7 @@ TARGET_LABELS = {
     "pgbouncer": "pgbouncer",
     "proctor": "Proctor",
     "proctor-nopolicy": "Proctor (no policy, no masking)",
+    "proctor-norecord": "Proctor (recording off)",
 }
 
 
@@ -121,6 +122,7 @@ RATIO_PAIRS = (
     ("proctor", "direct"),
     ("proctor", "pgbouncer"),
     ("proctor-nopolicy", "direct"),
+    ("proctor", "proctor-norecord"),
 )
 
 

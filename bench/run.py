@@ -41,6 +41,7 @@ from bench.targets import (
     start_pgbouncer,
     start_proctor_demo,
     start_proctor_without_policy,
+    start_proctor_without_recording,
 )
 from bench.workloads import (
     PROTOCOLS,
@@ -57,7 +58,7 @@ from bench.workloads import (
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
-ALL_TARGETS = ("direct", "pgbouncer", "proctor", "proctor-nopolicy")
+ALL_TARGETS = ("direct", "pgbouncer", "proctor", "proctor-nopolicy", "proctor-norecord")
 
 
 def _default_pg_tool(name: str) -> str:
@@ -291,16 +292,22 @@ def setup(
         except SetupError as exc:
             skipped["proctor"] = f"cannot connect through the gateway: {exc}"
             log(f"!! Proctor column skipped: {skipped['proctor']}")
-    if proctor_target is not None and "proctor-nopolicy" in args.targets:
+    variants = (
+        ("proctor-nopolicy", start_proctor_without_policy),
+        ("proctor-norecord", start_proctor_without_recording),
+    )
+    for name, start in variants:
+        if proctor_target is None or name not in args.targets:
+            continue
         try:
-            bare = start_proctor_without_policy(stack, args.proctor, demo, args.workers)
+            variant = start(stack, args.proctor, demo, args.workers)
             if args.proctor_sslmode:
-                bare.env["PGSSLMODE"] = args.proctor_sslmode
-            check_connect(args.psql, bare)
-            targets.append(bare)
+                variant.env["PGSSLMODE"] = args.proctor_sslmode
+            check_connect(args.psql, variant)
+            targets.append(variant)
         except (SetupError, OSError) as exc:
-            skipped["proctor-nopolicy"] = str(exc)
-            log(f"!! proctor-nopolicy column skipped: {exc}")
+            skipped[name] = str(exc)
+            log(f"!! {name} column skipped: {exc}")
     return targets, skipped
 
 

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from proctor.demo.pgcluster import PgCluster, free_port
 from proctor.demo.seed import create_database
@@ -388,20 +389,48 @@ def start_proctor_without_policy(
     stack: contextlib.ExitStack, proctor: str, demo: ProctorDemo, workers: int
 ) -> Target:
     """A second gateway on the demo's database and state, with the built-in policy instead
-    of the demo's: the same run then shows what the guardrails cost."""
+    of the demo's (so no guardrail rules and no masking): the same run then shows what the
+    guardrails and masking cost."""
+
+    def change(config: dict[str, Any]) -> None:
+        config.pop("policy", None)
+
+    return start_proctor_variant(stack, proctor, demo, workers, "proctor-nopolicy", change)
+
+
+def start_proctor_without_recording(
+    stack: contextlib.ExitStack, proctor: str, demo: ProctorDemo, workers: int
+) -> Target:
+    """The demo's gateway with the tamper-evident recording off: what recording costs."""
+
+    def change(config: dict[str, Any]) -> None:
+        config.setdefault("recordings", {})["enabled"] = False
+
+    return start_proctor_variant(stack, proctor, demo, workers, "proctor-norecord", change)
+
+
+def start_proctor_variant(
+    stack: contextlib.ExitStack,
+    proctor: str,
+    demo: ProctorDemo,
+    workers: int,
+    name: str,
+    change: Callable[[dict[str, Any]], None],
+) -> Target:
+    """Another gateway on the demo's database and state, its config changed by ``change``."""
     import yaml
 
     config = yaml.safe_load((demo.dir / "proctor.yaml").read_text())
-    config.pop("policy", None)
+    change(config)
     host = "127.0.0.1"
     pg_port, http_port = _free_port(), _free_port()
     config["listeners"]["postgres"]["port"] = pg_port
     config["listeners"]["http"]["port"] = http_port
     config["gateway"]["workers"] = workers
-    config["gateway"]["state_dir"] = ".proctor-nopolicy"
-    path = demo.dir / "proctor-nopolicy.yaml"
+    config["gateway"]["state_dir"] = f".{name}"
+    path = demo.dir / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    log_file = (demo.dir / "gateway-nopolicy.log").open("ab")
+    log_file = (demo.dir / f"gateway-{name}.log").open("ab")
     stack.callback(log_file.close)
     proc = subprocess.Popen(
         [proctor, "gateway", "--config", str(path)],
@@ -410,13 +439,13 @@ def start_proctor_without_policy(
         stdout=log_file,
         stderr=log_file,
     )
-    stack.callback(_stop_process, proc, "proctor-nopolicy gateway")
+    stack.callback(_stop_process, proc, f"{name} gateway")
     wait_for_port(host, pg_port, 60, lambda: proc.poll() is None)
     assert demo.proxy_env is not None
     env = dict(demo.proxy_env)
     env["PGPORT"] = str(pg_port)
-    env["PGSSLROOTCERT"] = str(demo.dir / ".proctor-nopolicy" / "tls" / "ca.crt")
-    return Target("proctor-nopolicy", env, proxy_pid=lambda: proc.pid)
+    env["PGSSLROOTCERT"] = str(demo.dir / f".{name}" / "tls" / "ca.crt")
+    return Target(name, env, proxy_pid=lambda: proc.pid)
 
 
 def _free_port() -> int:

@@ -189,6 +189,8 @@ def write_config(
     # The demo's profile, so policies that name it (the demo policy does) load.
     masking = gateway.pop("masking", {"profiles": {"pii": DEMO_MASKING_PROFILE}})
     approvals = gateway.pop("approvals", DEMO_APPROVALS)
+    identity = gateway.pop("identity", None)  # e.g. access rules and API roles
+    recordings = {"dir": "recordings", **gateway.pop("recordings", {})}
     config = {
         "version": 1,
         "gateway": {"workers": 1, "state_dir": "state", "drain_timeout": "5s", **gateway},
@@ -202,7 +204,7 @@ def write_config(
             "http": {"address": "127.0.0.1", "port": http_port},
         },
         "store": {"url": "sqlite:///state.db"},
-        "recordings": {"dir": "recordings"},
+        "recordings": recordings,
         "connections": [
             {
                 "name": "shop",
@@ -221,6 +223,8 @@ def write_config(
         config["policy"] = {"file": str(policy)}
     config["masking"] = masking
     config["approvals"] = approvals
+    if identity is not None:
+        config["identity"] = identity
     (directory / "proctor.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
 

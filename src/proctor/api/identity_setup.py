@@ -7,8 +7,10 @@ routes use (token exchange, OIDC and SAML sign-in, roles, revalidation).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from proctor.approvals.grants import AccessGrants
 from proctor.config import ProctorConfig
 from proctor.identity.access import AccessPolicy, RoleResolver
 from proctor.identity.authenticator import Authenticator, ChainAuthenticator, TokenAuthenticator
@@ -20,7 +22,8 @@ from proctor.identity.revalidation import TokenRevalidator
 from proctor.identity.saml import SamlProvider
 from proctor.identity.saml_signin import SamlSignIn
 from proctor.identity.signin import SignIn
-from proctor.model import Connection
+from proctor.model import Connection, Identity
+from proctor.store.approvals import ApprovalStore
 from proctor.store.identities import IdentityStore
 from proctor.store.interfaces import Store, TokenStore
 from proctor.store.sql import SqlStore
@@ -43,6 +46,13 @@ class IdentityRuntime:
     exchange: TokenExchange | None = None
     signin: SignIn | None = None
     saml: SamlSignIn | None = None
+    # Just-in-time access grants (access rules that restrict, on a SQL store): they admit
+    # identities the rules deny. ``authorize`` is what sessions ask at start.
+    grants: AccessGrants | None = None
+
+    @property
+    def authorize(self) -> Callable[[Identity, Connection], str | None]:
+        return self.grants.denial if self.grants is not None else self.access.denial
 
 
 def public_url(config: ProctorConfig) -> str:
@@ -87,8 +97,13 @@ def build_identity(
     if any(w.accept_as_password for w in identity.workload):
         chain.append(ExternalJwtAuthenticator(registry))
     authenticator: Authenticator = ChainAuthenticator(chain) if len(chain) > 1 else tokens
+    grants = None
     if access.restricts:
-        authenticator = AuthorizingAuthenticator(authenticator, access, connections.values())
+        if isinstance(store, SqlStore):
+            grants = AccessGrants(ApprovalStore(store), access)
+        authenticator = AuthorizingAuthenticator(
+            authenticator, access, connections.values(), grants.load if grants else None
+        )
     minter = TokenMinter(store, access, connections, identity.exchange.max_ttl)
     exchange = TokenExchange(registry, minter) if identity.exchange.enabled else None
     signin = None
@@ -120,4 +135,5 @@ def build_identity(
         exchange=exchange,
         signin=signin,
         saml=saml,
+        grants=grants,
     )

@@ -31,6 +31,7 @@ from proctor.api.saml_routes import add_saml_routes
 from proctor.identity.authenticator import AuthenticationError
 from proctor.identity.exchange import GRANT_TOKEN_EXCHANGE, OAuthError, single
 from proctor.identity.signin import GRANT_DEVICE_CODE, SignedIn
+from proctor.model import Identity
 
 log = logging.getLogger("proctor.api")
 
@@ -62,6 +63,19 @@ async def read_form(request: web.Request) -> dict[str, list[str]]:
         if isinstance(value, str):
             form.setdefault(key, []).append(value)
     return form
+
+
+async def bearer_identity(request: web.Request, runtime: IdentityRuntime) -> Identity:
+    """The identity of the Proctor token in ``Authorization: Bearer prt_…``; raises
+    `OAuthError` (401, ``invalid_token``) when it is missing or not accepted."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise OAuthError("invalid_token", "send Authorization: Bearer TOKEN", 401)
+    try:
+        return await asyncio.to_thread(runtime.tokens.authenticate, secret.strip())
+    except AuthenticationError as exc:
+        raise OAuthError("invalid_token", str(exc), 401) from None
 
 
 def add_identity_routes(app: web.Application, runtime: IdentityRuntime) -> None:
@@ -213,14 +227,10 @@ class IdentityRoutes:
         return {"host": address, "port": port}
 
     async def whoami(self, request: web.Request) -> web.Response:
-        header = request.headers.get("Authorization", "")
-        scheme, _, secret = header.partition(" ")
-        if scheme.lower() != "bearer" or not secret:
-            return oauth_error(OAuthError("invalid_token", "send Authorization: Bearer TOKEN", 401))
         try:
-            identity = await asyncio.to_thread(self.rt.tokens.authenticate, secret.strip())
-        except AuthenticationError as exc:
-            return oauth_error(OAuthError("invalid_token", str(exc), 401))
+            identity = await bearer_identity(request, self.rt)
+        except OAuthError as exc:
+            return oauth_error(exc)
         record = None
         if identity.token_id is not None:
             record = await asyncio.to_thread(self.rt.store.get_token, identity.token_id)

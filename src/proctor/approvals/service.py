@@ -43,6 +43,11 @@ class DecisionRefused(Exception):
     """The decision is not allowed or no longer possible (the message is safe to show)."""
 
 
+class DecisionConflict(DecisionRefused):
+    """The request is no longer pending, or this reviewer has already answered it (the API
+    answers 409 Conflict rather than 403)."""
+
+
 class RequestRefused(Exception):
     """An access request that cannot be made (the message is safe to show)."""
 
@@ -72,6 +77,20 @@ class ApprovalService:
     def workflow(self, name: str | None) -> tuple[str, WorkflowConfig]:
         chosen = name or self.config.default_workflow
         return chosen, self.config.workflow(chosen)
+
+    def subscribe(self, listener: Publish) -> None:
+        """Also hand every event to ``listener`` (the API's live stream), besides the
+        publisher given at construction. Listeners must be quick and must not raise."""
+        first = self._publish
+        if first is None:
+            self._publish = listener
+            return
+
+        def both(event: ApprovalEvent) -> None:
+            listener(event)
+            first(event)
+
+        self._publish = both
 
     def url(self, request_id: str) -> str | None:
         return f"{self._public_url}/approvals/{request_id}" if self._public_url else None
@@ -191,7 +210,7 @@ class ApprovalService:
                 request_id, decision, lambda r: wf.status_after(flow, r), scope=scope
             )
         except (RequestNotPending, AlreadyDecided) as exc:
-            raise DecisionRefused(str(exc)) from None
+            raise DecisionConflict(str(exc)) from None
         if break_glass:
             self._event("break_glass", updated, actor=approver.subject)
         if updated.status is RequestStatus.APPROVED:

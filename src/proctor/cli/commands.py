@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import click
 
+from proctor.cli.approvals_cmd import COMMANDS as APPROVAL_COMMANDS
 from proctor.cli.config_cmd import config_group
 from proctor.cli.demo_cmd import demo_command
 from proctor.cli.gateway_cmd import gateway_command
 from proctor.cli.login_cmd import COMMANDS as LOGIN_COMMANDS
 from proctor.cli.policy_cmd import policy_group
+from proctor.cli.recordings_cmd import COMMANDS as RECORDING_COMMANDS
 from proctor.cli.sessions_cmd import sessions_group
 from proctor.cli.token_cmd import token_group
 
@@ -16,8 +18,10 @@ ALL: list[click.Command] = [
     gateway_command,
     demo_command,
     *LOGIN_COMMANDS,
+    *APPROVAL_COMMANDS,
     token_group,
     sessions_group,
+    *RECORDING_COMMANDS,
     policy_group,
     config_group,
 ]

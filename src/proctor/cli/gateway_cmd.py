@@ -55,6 +55,18 @@ def gateway_command(config_path: Path, workers: int | None) -> None:
             f"{cfg.config_path} does not declare under approvals.workflows"
         )
     jsonlog.configure(cfg.gateway.log_level, pid=os.getpid())
+    # Recording keys and storage are checked once, before workers fork: a missing bucket or
+    # a wrong secret stops the gateway now, not at the first session.
+    from proctor.recording.keystore import ensure_keys
+    from proctor.recording.storage import StorageError
+    from proctor.recording.storage.factory import open_blob_storage
+
+    if cfg.recordings.enabled:
+        ensure_keys(cfg.recordings.keys_dir, encrypt=cfg.recordings.encrypt)
+        try:
+            open_blob_storage(cfg.recordings, check=True)
+        except StorageError as exc:
+            raise click.ClickException(f"recordings storage: {exc}") from exc
     url = cfg.store.url
     # Migrate once, before any worker starts, so workers never race on the schema.
     open_store(url, migrate=True).close()

@@ -5,7 +5,8 @@ provider's client): it prints a URL and a code, waits until the person approves 
 browser, and saves the Proctor token it gets in ``<config dir>/proctor/credentials.json``
 (mode 0600; ``$XDG_CONFIG_HOME`` is honoured). The other commands read that file:
 
-- ``whoami``: who the gateway says the token belongs to, groups, roles, expiry;
+- ``whoami``: who the gateway says the token belongs to, groups, roles, expiry (like every
+  command that calls the gateway's API, it prefers ``$PROCTOR_URL`` and ``$PROCTOR_TOKEN``);
 - ``env CONN``: ``export PG…`` lines for psql and libpq programs;
 - ``connect CONN --port P``: a listener on 127.0.0.1:P that adds the token, so that
   ``psql -h localhost -p P`` needs no password at all (the token never leaves this process);
@@ -104,13 +105,20 @@ def load_credentials() -> Credentials:
 
 
 def _request(
-    url: str, form: dict[str, str] | None = None, bearer: str | None = None
+    url: str,
+    form: dict[str, str] | None = None,
+    bearer: str | None = None,
+    json_body: dict[str, Any] | None = None,
 ) -> tuple[int, Any]:
+    """(HTTP status, parsed JSON body or None). A ``form`` or ``json_body`` makes it a POST."""
     headers = {"Accept": "application/json"}
     data = None
     if form is not None:
         data = urllib.parse.urlencode(form).encode()
         headers["Content-Type"] = "application/x-www-form-urlencoded"
+    elif json_body is not None:
+        data = json.dumps(json_body).encode()
+        headers["Content-Type"] = "application/json"
     if bearer is not None:
         headers["Authorization"] = f"Bearer {bearer}"
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
@@ -182,6 +190,22 @@ def refreshed(creds: Credentials) -> Credentials:
     new = _credentials_from(creds.gateway, body, creds.provider)
     save_credentials(new)
     return new
+
+
+def api_target() -> tuple[str, str]:
+    """(gateway URL, token) for commands that call the gateway's API: ``$PROCTOR_URL`` and
+    ``$PROCTOR_TOKEN`` when set (scripts, the demo), else what ``proctor login`` saved."""
+    url = os.environ.get("PROCTOR_URL") or None
+    token = os.environ.get("PROCTOR_TOKEN") or None
+    if url is None or token is None:
+        try:
+            creds = refreshed(load_credentials())
+        except LoginError as exc:
+            missing = "PROCTOR_URL" if token is not None else "PROCTOR_TOKEN"
+            raise LoginError(f"{exc.message} (or set {missing})") from None
+        url = url or creds.gateway
+        token = token or creds.access_token
+    return url.rstrip("/"), token
 
 
 # -- commands ------------------------------------------------------------------------------------
@@ -263,8 +287,8 @@ def logout_command() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def whoami_command(as_json: bool) -> None:
     """Who the gateway says you are: subject, groups, roles, token expiry."""
-    creds = refreshed(load_credentials())
-    status, body = _request(f"{creds.gateway}/whoami", bearer=creds.access_token)
+    gateway, token = api_target()
+    status, body = _request(f"{gateway}/whoami", bearer=token)
     if status != 200 or not isinstance(body, dict):
         raise LoginError(f"the gateway refused the token: {_error_text(body, status)}")
     if as_json:
@@ -274,7 +298,7 @@ def whoami_command(as_json: bool) -> None:
     click.echo(f"groups:   {printable(', '.join(body.get('groups') or []) or 'none')}")
     click.echo(f"roles:    {', '.join(body.get('roles') or [])}")
     click.echo(f"expires:  {body.get('expires_at')}")
-    click.echo(f"gateway:  {creds.gateway}")
+    click.echo(f"gateway:  {gateway}")
 
 
 def _pg_endpoint(creds: Credentials, host: str | None, port: int | None) -> tuple[str, int]:

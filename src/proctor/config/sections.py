@@ -25,6 +25,7 @@ from proctor.config.fields import (
     size_between,
 )
 from proctor.config.recordings import RecordingStorageConfig
+from proctor.config.retention import RetentionConfig
 
 KIB = 1024
 GIB = 1024**3
@@ -140,11 +141,32 @@ class StoreConfig(ConfigModel):
         return shown
 
 
+class RecordingFailure(enum.StrEnum):
+    REFUSE = "refuse"
+    CONTINUE = "continue"
+
+
 class RecordingsConfig(ConfigModel):
-    omitted_sections: ClassVar[dict[str, Callable[[], object]]] = {"storage": dict}
+    omitted_sections: ClassVar[dict[str, Callable[[], object]]] = {
+        "storage": dict,
+        "retention": dict,
+    }
 
     dir: ConfigPath = Path("recordings")  # where storage.kind local keeps them
     storage: RecordingStorageConfig
+    # false: no tamper-evident recording (the store's session index only). For benchmarks
+    # and development; an audited deployment keeps it on.
+    enabled: bool = True
+    # Tamper-evident recordings (docs/recording-format.md): signing keys and the KEK live
+    # here, outside the recordings and the database.
+    keys_dir: ConfigPath = Path("recording-keys")
+    encrypt: bool = True  # payloads under per-session AES-256-GCM keys wrapped by the KEK
+    checkpoint_every: Annotated[int, Field(ge=1, le=1_000_000)] = 1000  # events
+    checkpoint_interval: Duration = 5.0  # seconds: the most a crash can lose
+    # A recording that cannot be written: refuse commands and new sessions (fail closed),
+    # or "continue" (logged and counted; the audit trail then has a hole).
+    on_failure: RecordingFailure = RecordingFailure.REFUSE
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)  # docs/recordings.md
 
 
 class PolicyConfig(ConfigModel):

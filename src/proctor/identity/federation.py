@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from proctor.identity.access import AccessPolicy
@@ -42,17 +42,29 @@ class ExternalJwtAuthenticator:
 
 class AuthorizingAuthenticator:
     def __init__(
-        self, inner: Authenticator, policy: AccessPolicy, connections: Iterable[Connection]
+        self,
+        inner: Authenticator,
+        policy: AccessPolicy,
+        connections: Iterable[Connection],
+        grants: Callable[[Identity], frozenset[str]] | None = None,
     ) -> None:
+        """``grants``: the connections the identity holds an active just-in-time access
+        grant for (``proctor.approvals.grants``); they are allowed too, within the token's
+        own connection scope."""
         self._inner = inner
         self._policy = policy
         self._connections = list(connections)
+        self._grants = grants
 
     def authenticate(self, secret: str) -> Identity:
         identity = self._inner.authenticate(secret)
         if not self._policy.restricts:
             return identity
         allowed = self._policy.allowed(identity, self._connections)
+        if self._grants is not None:
+            granted = self._grants(identity)
+            scope = identity.claims.get("connections")
+            allowed |= {c for c in granted if not scope or c in scope}
         if not allowed:
             raise AuthenticationError(
                 f"{identity.subject} is not allowed to use any connection; "

@@ -142,6 +142,15 @@ class CommandGate:
             self._prepared.update(self._prepared_names(text))
         return statement, verdict
 
+    def output(self, data: bytes) -> None:
+        """What the client was sent (results already masked), for the session recording."""
+        self._recorder.output(data)
+
+    @property
+    def recording_ok(self) -> bool:
+        """Whether commands may run: their recording can be written."""
+        return self._recorder.healthy
+
     def record(
         self,
         *,

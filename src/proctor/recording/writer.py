@@ -26,10 +26,16 @@ class SessionRecorder(Protocol):
     @property
     def healthy(self) -> bool: ...
     def statement(self, record: StatementRecord) -> None: ...
+    def output(self, data: bytes) -> None:
+        """Bytes sent to the client, as sent (results already masked)."""
+        ...
+
     def end(self, end: SessionEnd) -> None: ...
 
 
 class RecorderFactory(Protocol):
+    @property
+    def healthy(self) -> bool: ...
     def open(self, start: SessionStart) -> SessionRecorder: ...
     def close(self) -> None: ...
 
@@ -116,6 +122,9 @@ class StoreSessionRecorder:
 
     def statement(self, record: StatementRecord) -> None:
         self._writer.put(record)
+
+    def output(self, data: bytes) -> None:
+        pass  # the store keeps the session index; results go to the signed recording
 
     def end(self, end: SessionEnd) -> None:
         self._writer.put(end)

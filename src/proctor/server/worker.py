@@ -13,13 +13,17 @@ from aiohttp import web
 from proctor import __version__
 from proctor.adapters.postgres.ports import CancelTarget, PgContext, PgSettings
 from proctor.adapters.postgres.upstream_tls import send_cancel
+from proctor.api.approvals_routes import add_approval_routes
 from proctor.api.identity_setup import IdentityRuntime, build_identity, public_url
 from proctor.api.routes import add_identity_routes
+from proctor.approvals.grants import AccessGrants
 from proctor.approvals.notify import build_notifier
 from proctor.codecs.pgwire import encode
+from proctor.config import ProctorConfig
 from proctor.identity.revalidation import REASON_TEXT
 from proctor.pipeline.masking import MaskerChooser
-from proctor.recording.writer import BatchingStoreWriter
+from proctor.recording.recorder import SignedRecorder, TeeRecorders
+from proctor.recording.writer import BatchingStoreWriter, RecorderFactory
 from proctor.server.cancel import CancelRouter
 from proctor.server.http import build_app
 from proctor.server.metrics import Metrics
@@ -82,7 +86,11 @@ class Worker:
 
         store = spec.store_factory()
         identity = build_identity(cfg, store)
-        recorders = BatchingStoreWriter(store)
+        recorders: RecorderFactory = (
+            TeeRecorders(BatchingStoreWriter(store), open_signed_recorder(cfg, spec))
+            if cfg.recordings.enabled
+            else BatchingStoreWriter(store)
+        )
         metrics = Metrics()
         network = TcpNetwork()
 
@@ -119,7 +127,8 @@ class Worker:
                 ),
                 connections=cfg.connection_models(),
                 authenticator=identity.authenticator,
-                authorize=identity.access.denial,
+                authorize=identity.authorize,
+                access_grant=identity.grants.admitting if identity.grants else None,
                 recorders=recorders,
                 network=network,
                 cancel_keys=cancel,
@@ -143,8 +152,16 @@ class Worker:
                 return "session recording unavailable"
             return None
 
+        connection_names = frozenset(cfg.connection_models())
         runner = web.AppRunner(
-            build_app(metrics, readiness, [lambda app: add_identity_routes(app, identity)]),
+            build_app(
+                metrics,
+                readiness,
+                [
+                    lambda app: add_identity_routes(app, identity),
+                    lambda app: add_approval_routes(app, identity, reviews, connection_names),
+                ],
+            ),
             access_log=None,
         )
         await runner.setup()
@@ -175,12 +192,19 @@ class Worker:
             else None
         )
         expirer = loop.create_task(reviews.expire_loop()) if reviews is not None else None
+        grant_ender = (
+            loop.create_task(end_ungranted_sessions(listener, identity.grants))
+            if listener is not None and identity.grants is not None
+            else None
+        )
         await self._stop.wait()
         self._draining = True
         if revalidator is not None:
             revalidator.cancel()
         if expirer is not None:
             expirer.cancel()
+        if grant_ender is not None:
+            grant_ender.cancel()
         if listener is not None:
             listener.stop_accepting()
             await listener.drain(cfg.gateway.drain_timeout)
@@ -195,6 +219,22 @@ class Worker:
             await asyncio.to_thread(notifier.close)
         await asyncio.to_thread(store.close)
         log.info("worker_stopped", extra={"worker": spec.index})
+
+
+def open_signed_recorder(cfg: ProctorConfig, spec: WorkerSpec) -> SignedRecorder:
+    """The worker's tamper-evident recorder (keys were made by the supervisor before fork)."""
+    from proctor.recording.keystore import load_keys
+    from proctor.recording.storage.factory import open_blob_storage
+
+    rec = cfg.recordings
+    return SignedRecorder(
+        open_blob_storage(rec, check=False),
+        load_keys(rec.keys_dir, encrypt=rec.encrypt),
+        policy_hash=spec.policy.fingerprint(),
+        checkpoint_every=rec.checkpoint_every,
+        checkpoint_interval=rec.checkpoint_interval,
+        fail_closed=rec.on_failure == "refuse",
+    )
 
 
 async def end_revoked_sessions(listener: PgListener, identity: IdentityRuntime) -> None:
@@ -222,3 +262,42 @@ async def end_revoked_sessions(listener: PgListener, identity: IdentityRuntime) 
                 )
             log.info("session_token_ended", extra={"session": session.id, "reason": reason})
             session.close("token_revoked")
+
+
+GRANT_CHECK_INTERVAL = 1.0
+
+
+async def end_ungranted_sessions(
+    listener: PgListener, grants: AccessGrants, interval: float = GRANT_CHECK_INTERVAL
+) -> None:
+    """Every second, end the sessions admitted by a just-in-time access grant that has
+    expired or been revoked (57P01), unless a renewed grant covers them."""
+    while True:
+        await asyncio.sleep(interval)
+        relying = [(s, s.access_grant) for s in listener.sessions if s.access_grant is not None]
+        if not relying:
+            continue
+        try:
+            settled = await asyncio.to_thread(grants.settle, [g for _, g in relying if g])
+        except Exception:
+            log.exception("grant_check_failed")
+            continue
+        for session, held in relying:
+            outcome = settled.get(held.id) if held is not None else None
+            if held is None or outcome is None:
+                continue
+            if outcome.ended is None:
+                session.access_grant = outcome.grant
+                continue
+            relay = session.relay
+            if relay is None or relay.at_message_boundary:
+                session.client.write(
+                    encode.error_response(
+                        "57P01",
+                        f"terminating connection: {outcome.ended}",
+                        hint=f"ask for access again with `proctor request {held.connection}`",
+                        severity="FATAL",
+                    )
+                )
+            log.info("session_grant_ended", extra={"session": session.id, "grant": held.id})
+            session.close("access_grant_ended")

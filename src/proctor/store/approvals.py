@@ -29,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     insert,
+    or_,
     select,
     update,
 )
@@ -259,6 +260,22 @@ class ApprovalStore:
                 updated = _replace(updated, scope=scope)
             return updated
 
+    def changed_since(self, since: datetime, limit: int = 500) -> list[ApprovalRequest]:
+        """Requests made, decided (also partly: one approval of several) or settled at or
+        after ``since``, oldest change first (the API's live stream polls this)."""
+        r, d = approval_requests.c, approval_decisions.c
+        decided = select(d.request_id).where(d.at >= since)
+        query = (
+            select(approval_requests)
+            .where(or_(r.created_at >= since, r.decided_at >= since, r.id.in_(decided)))
+            .order_by(r.created_at)
+            .limit(limit)
+        )
+        with self._tx() as conn:
+            rows = conn.execute(query).mappings().all()
+            decisions = self._decisions(conn, [row["id"] for row in rows])
+        return [_request(row, decisions.get(row["id"], ())) for row in rows]
+
     def finish(
         self, request_id: str, status: RequestStatus, at: datetime | None = None
     ) -> ApprovalRequest | None:
@@ -372,6 +389,17 @@ class ApprovalStore:
             )
         with self._tx() as conn:
             return [_grant(row) for row in conn.execute(query.limit(limit)).mappings()]
+
+    def grants_by_id(self, ids: Sequence[str]) -> list[AccessGrant]:
+        if not ids:
+            return []
+        query = select(access_grants).where(access_grants.c.id.in_(list(ids)))
+        with self._tx() as conn:
+            return [_grant(row) for row in conn.execute(query).mappings()]
+
+    def get_grant(self, grant_id: str) -> AccessGrant | None:
+        found = self.grants_by_id([grant_id])
+        return found[0] if found else None
 
     def revoke_grant(self, grant_id: str, at: datetime | None = None) -> bool:
         with self._tx(write=True) as conn:

@@ -130,4 +130,5 @@ statements = Table(
 # modules here puts them on `metadata`, so migrations and the schema-drift test see the whole
 # schema.
 import proctor.store.approvals  # noqa: E402, F401
+from proctor.store import holds as _holds  # noqa: E402, F401
 from proctor.store import identities as _identities  # noqa: E402, F401

@@ -123,17 +123,17 @@ def status_of(shop: ShopDb, payment: int) -> str:
 def test_held_then_approved_runs_the_statement(
     gw: Gateway, service: ApprovalService, shop_db: ShopDb
 ) -> None:
-    attempt = run_held(gw, "UPDATE payments SET status = 'refunded' WHERE id = 42")
-    request = pending(service, "WHERE id = 42")
+    attempt = run_held(gw, "UPDATE payments SET status = 'refunded' WHERE id = 41")
+    request = pending(service, "WHERE id = 41")
     assert request.requester == "alice" and request.rule
     eventually(lambda: attempt.notices or None)
     assert request.id in attempt.notices[0] and "approval required" in attempt.notices[0]
-    assert status_of(shop_db, 42) != "refunded"  # not run while held
+    assert status_of(shop_db, 41) != "refunded"  # not run while held
     service.decide(request.id, BOB, approve=True, reason="ticket 7")
     finish(attempt)
     assert attempt.error is None, attempt.error
     assert attempt.result == "UPDATE 1"
-    assert status_of(shop_db, 42) == "refunded"
+    assert status_of(shop_db, 41) == "refunded"
     with SqlStore(f"sqlite:///{gw.dir / 'state.db'}") as store:
         records = eventually(
             lambda: (

@@ -21,7 +21,15 @@ DEMO_POLICY = Path(__file__).resolve().parents[3] / "src" / "proctor" / "demo" /
 
 @pytest.fixture(scope="module")
 def guarded(shop_db: ShopDb, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    gw = launch_gateway(tmp_path_factory.mktemp("guarded"), shop_db, policy=DEMO_POLICY)
+    # Held statements expire after a second here: these tests are about refusals (approval
+    # flows are in test_approvals.py).
+    approvals = {
+        "workflows": {"shop-writes": {"approvers": {"groups": ["approver"]}, "expires": "1s"}},
+        "poll_interval": "0.2s",
+    }
+    gw = launch_gateway(
+        tmp_path_factory.mktemp("guarded"), shop_db, policy=DEMO_POLICY, approvals=approvals
+    )
     yield gw
     gw.stop()
 
@@ -90,9 +98,12 @@ def test_evasions_are_denied_with_the_rule_named(guarded: Gateway, sql: str, rul
 
 
 def test_filtered_write_needs_approval(guarded: Gateway, shop_db: ShopDb) -> None:
+    notices: list[str] = []
     with psycopg.connect(guarded.dsn("alice")) as conn:
+        conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
         message = denied(conn, "update customers set city = 'X' where id = 1")
-    assert message.startswith('approval required by policy rule "writes-need-approval"')
+    assert notices[0].startswith('approval required by rule "writes-need-approval"')
+    assert "expired before enough reviewers approved it" in message
     with psycopg.connect(shop_db.admin_dsn()) as admin:
         assert admin.execute("select city from customers where id = 1").fetchone() != ("X",)
 

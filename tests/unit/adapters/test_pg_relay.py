@@ -41,6 +41,9 @@ class Recorder:
     def statement(self, record: StatementRecord) -> None:
         self.records.append(record)
 
+    def output(self, data: bytes) -> None:
+        self.output_bytes = getattr(self, "output_bytes", b"") + data
+
     def end(self, end: object) -> None:
         pass
 
@@ -172,10 +175,29 @@ def test_refused_parse_keeps_statement_name_and_the_rest_of_the_batch() -> None:
     bind = encode.message("B", b"\x00s1\x00\x00\x00\x00\x00\x00\x00")
     h.relay.client_data(parse("s1", "drop table t") + bind + encode.message("S", b""))
     msgs = h.upstream_messages()
-    assert [m[0] for m in msgs] == ["P", "B", "S"]
+    # The Bind is refused too (a prepared statement must not run unrecorded either): it
+    # becomes a marker Parse, which the server skips after the first error anyway.
+    assert [m[0] for m in msgs] == ["P", "P", "S"]
     p = decode.parse(msgs[0][1])
     assert p.name == "s1" and p.query.startswith("PROCTOR_REFUSED_")
-    assert msgs[1][1] == bind[5:]
+    assert decode.parse(msgs[1][1]).query.startswith("PROCTOR_REFUSED_")
+
+
+def test_bind_of_an_earlier_statement_is_refused_without_a_recording() -> None:
+    h = Harness()
+    h.relay.client_data(parse("s1", "select 1") + encode.message("S", b""))
+    h.recorder.healthy = False
+    bind = encode.message("B", b"\x00s1\x00\x00\x00\x00\x00\x00\x00")
+    execute = encode.message("E", b"\x00\x00\x00\x00\x00")
+    h.relay.client_data(bind + execute + encode.message("S", b""))
+    msgs = h.upstream_messages()[2:]
+    assert [m[0] for m in msgs] == ["P", "E", "S"]
+    marker = decode.parse(msgs[0][1]).query
+    assert marker.startswith("PROCTOR_REFUSED_")
+    error = encode.error_response("42601", f'syntax error at or near "{marker}"')
+    h.relay.upstream_data(error + ready())
+    codes = [decode.fields(b)["C"] for t, b in h.client_messages() if t == "E"]
+    assert codes == ["58030"]
 
 
 def test_only_the_marked_error_is_rewritten() -> None:

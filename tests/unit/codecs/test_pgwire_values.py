@@ -409,7 +409,11 @@ def test_int8_round_trip(i: int) -> None:
     assert t2b(20, b2t(20, struct.pack(">q", i)) or "") == struct.pack(">q", i)
 
 
-@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=8), st.sampled_from([25, 1009]))
+# PostgreSQL text never holds NUL (and the unescaping below uses it as a placeholder).
+_PG_TEXT = st.characters(codec="utf-8", exclude_characters="\x00")
+
+
+@given(st.text(alphabet=_PG_TEXT, max_size=8), st.sampled_from([25, 1009]))
 def test_text_and_array_quoting_agree_with_parse(s: str, oid: int) -> None:
     if oid == 25:
         assert b2t(25, s.encode()) == s

@@ -30,6 +30,7 @@ T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 CEST = timezone(timedelta(hours=2))
 IDENTITY_TABLES = {"login_states", "saml_assertions", "refresh_grants"}
 APPROVAL_TABLES = {"approval_decisions"}
+HOLD_TABLES = {"legal_holds"}
 OUR_TABLES = {
     "tokens",
     "sessions",
@@ -38,6 +39,7 @@ OUR_TABLES = {
     "approval_requests",
     *IDENTITY_TABLES,
     *APPROVAL_TABLES,
+    *HOLD_TABLES,
 }
 
 
@@ -431,7 +433,7 @@ class StoreContract:
     # -- schema -------------------------------------------------------------------------------
 
     def test_migrated_schema_matches_the_metadata(self, store: SqlStore) -> None:
-        assert store.schema_revision() == head_revision() == "0005"
+        assert store.schema_revision() == head_revision() == "0006"
         assert table_names(store) >= OUR_TABLES
         assert schema_diff(store) == []
 
@@ -462,12 +464,13 @@ class StoreContract:
                 "approval_requests",
                 *IDENTITY_TABLES,
                 *APPROVAL_TABLES,
+                *HOLD_TABLES,
             }
             store.downgrade("base")
             assert not OUR_TABLES & table_names(store)
             assert store.schema_revision() is None
             store.migrate()
-            assert store.schema_revision() == "0005"
+            assert store.schema_revision() == "0006"
             assert schema_diff(store) == []
             issued = store.create_token("alice", frozenset(), timedelta(hours=1))
             assert store.verify_token(issued.secret) == issued.record

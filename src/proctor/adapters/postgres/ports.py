@@ -12,7 +12,7 @@ from typing import Protocol
 
 from proctor.identity.authenticator import Authenticator
 from proctor.masking import Masker
-from proctor.model import ApprovalRequest, Connection, Identity, Statement
+from proctor.model import AccessGrant, ApprovalRequest, Connection, Identity, Statement
 from proctor.pipeline.gate import PolicyDecider
 from proctor.recording.writer import RecorderFactory
 
@@ -165,6 +165,9 @@ class PgContext:
     # May this identity open this connection? None when allowed, else the message to show.
     # Without it, only a token's own connection scope is checked.
     authorize: Callable[[Identity, Connection], str | None] | None = None
+    # The just-in-time access grant an authorized session relies on (None: the access
+    # rules allow it anyway); the worker ends the session when that grant ends.
+    access_grant: Callable[[Identity, Connection], AccessGrant | None] | None = None
     # Which masker a session gets (identity, connection, client address, protocol); None
     # when no session is masked.
     masking: Callable[[Identity, Connection, str | None, str], Masker | None] | None = None

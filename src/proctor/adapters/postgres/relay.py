@@ -244,6 +244,14 @@ class Relay:
                         self._cycles_sent += 1
                 elif mtype == F_SYNC:
                     self._cycles_sent += 1
+                elif mtype == F_BIND and not self._gate.recording_ok:
+                    # A statement prepared earlier runs with Bind/Execute alone: without a
+                    # recording it must not run either (fail closed).
+                    replacement = self._refuse(
+                        msg,
+                        "58030",
+                        "Proctor refused the command: the session recording is unavailable",
+                    )
                 elif mtype == F_TERMINATE:
                     self.terminating = True
                 replacement = self._follow(msg, replacement)
@@ -261,10 +269,12 @@ class Relay:
     def _follow(self, msg: Message, replacement: bytes | None) -> bytes | None:
         """Result masking follows the commands; it may put its own Describe before one."""
         masking = self._masking
-        if masking is None or msg.type not in _MASKING_FOLLOWS:
+        # A replacement may be of another type (a refused Bind becomes a marker Parse).
+        mtype = msg.type if replacement is None else replacement[0]
+        if masking is None or mtype not in _MASKING_FOLLOWS:
             return replacement
         before = masking.client_message(
-            msg.type, msg.body if replacement is None else replacement[5:], self._statement
+            mtype, msg.body if replacement is None else replacement[5:], self._statement
         )
         if not before:
             return replacement
@@ -409,6 +419,10 @@ class Relay:
             name = decode.parse(msg.body, self._codec).name
             body = name.encode(self._codec) + b"\x00" + marker.encode() + b"\x00\x00\x00"
             return encode.message(F_PARSE, body)
+        if msg.type == F_BIND:
+            # A Parse of the marker in the Bind's place: the server fails it and skips to Sync,
+            # as it would for a failing Bind (the unnamed statement is the one replaced).
+            return encode.message(F_PARSE, b"\x00" + marker.encode() + b"\x00\x00\x00")
         # Query and FunctionCall both answer with one error then ReadyForQuery, as a Query does.
         return encode.message(F_QUERY, marker.encode() + b"\x00")
 
@@ -423,6 +437,7 @@ class Relay:
             out = bytes(out) + b"".join(self._notices)
             self._notices.clear()
         if out:
+            self._gate.output(out)
             self._bytes_out += len(out)
             self._to_client(out)
         self._overhead += _perf() - started

@@ -65,7 +65,7 @@ from proctor.codecs.pgwire.constants import (
 from proctor.codecs.pgwire.encodings import python_codec
 from proctor.identity.authenticator import AuthenticationError
 from proctor.masking import MaskingStats
-from proctor.model import Connection, Identity, SessionEnd, SessionStart
+from proctor.model import AccessGrant, Connection, Identity, SessionEnd, SessionStart
 from proctor.pipeline.gate import CommandGate
 from proctor.policy.context import DecisionContext
 from proctor.recording.writer import RecordingUnavailable, SessionRecorder
@@ -102,6 +102,7 @@ class PgSession:
         self.upstream: UpstreamIO | None = None
         self.relay: Relay | None = None
         self._review_task: asyncio.Task[None] | None = None
+        self.access_grant: AccessGrant | None = None  # the JIT grant that admitted us
         self._recorder: SessionRecorder | None = None
         self._cancel_pid: int | None = None
         self._closed = False
@@ -260,6 +261,8 @@ class PgSession:
             if denial:
                 self.ctx.observer.auth_failed("not_authorized")
                 raise SessionRefused("42501", denial)
+            if self.ctx.access_grant is not None:
+                self.access_grant = self.ctx.access_grant(self.identity, connection)
         else:
             allowed = self.identity.claims.get("connections")
             if allowed and name not in allowed:
