@@ -43,6 +43,8 @@ from proctor.api.identity_setup import IdentityRuntime
 from proctor.api.pages import NO_STORE, page
 from proctor.api.routes import bearer_identity
 from proctor.approvals import workflows as wf
+from proctor.approvals.notify.payload import request_json as shared_request_json
+from proctor.approvals.notify.payload import timestamp
 from proctor.approvals.service import (
     ApprovalService,
     DecisionConflict,
@@ -94,7 +96,7 @@ def _json(body: Any, status: int = 200) -> web.Response:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat()
+    return None if value is None else timestamp(value)
 
 
 # -- JSON shapes (documented in docs/approvals.md; keep them stable) -----------------------------
@@ -103,38 +105,12 @@ def _iso(value: datetime | None) -> str | None:
 def request_json(
     request: ApprovalRequest, service: ApprovalService, viewer: Identity | None = None
 ) -> dict[str, Any]:
+    """The request as notifications carry it (one shape everywhere), plus what the API
+    knows: what it still needs, where to act, and what the viewer may do."""
     pending = request.status is RequestStatus.PENDING
-    body: dict[str, Any] = {
-        "id": request.id,
-        "kind": request.kind.value,
-        "status": request.status.value,
-        "requester": request.requester,
-        "requester_groups": sorted(request.requester_groups),
-        "connection": request.connection,
-        "workflow": request.workflow,
-        "session_id": request.session_id,
-        "statement": request.statement_text,
-        "statement_hash": request.statement_hash,
-        "rule": request.rule,
-        "reason": request.reason,
-        "scope": request.scope.value,
-        "duration_seconds": request.duration_seconds,
-        "created_at": _iso(request.created_at),
-        "expires_at": _iso(request.expires_at),
-        "decided_at": _iso(request.decided_at),
-        "decisions": [
-            {
-                "approver": d.approver,
-                "approve": d.approve,
-                "reason": d.reason,
-                "at": _iso(d.at),
-                "break_glass": d.break_glass,
-            }
-            for d in request.decisions
-        ],
-        "still_needed": _still_needed(service, request) if pending else None,
-        "url": service.url(request.id),
-    }
+    body = shared_request_json(request)
+    body["still_needed"] = _still_needed(service, request) if pending else None
+    body["url"] = service.url(request.id)
     if viewer is not None:
         body["can_decide"] = can_decide(service, viewer, request)
         body["can_withdraw"] = pending and is_own(viewer, request)

@@ -58,6 +58,9 @@ class ColumnInfo:
     type: TypeCategory = TypeCategory.TEXT
     table: str | None = None
     source: str | None = None
+    # For numbers: the most digits the type can hold (int4: 10), when the adapter knows. A
+    # column that cannot hold 12 digits cannot hold a card number.
+    max_digits: int | None = None
 
     def qualified(self) -> tuple[str, ...]:
         table = tuple(self.table.split(".")) if self.table else ()
@@ -372,6 +375,8 @@ class ColumnPlan:
                 return "always", lambda value: m.mask_number(value, ctx, stats, where), None
             if ctx.suppress or not m._card_enabled:
                 return "skip", None, None
+            if col.max_digits is not None and col.max_digits < 12:
+                return "skip", None, None  # too short for a card, the only unhinted match
             card_only = tuple(d.name == "card" for d in m.scanner.detectors)
             return "scan", lambda value: m.mask_number(value, ctx, stats, where), card_only
         if t is TypeCategory.JSON:

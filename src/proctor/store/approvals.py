@@ -13,8 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import secrets
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -45,9 +44,10 @@ from proctor.model import (
 )
 from proctor.store.errors import StoreError
 from proctor.store.schema import ID, UtcDateTime, metadata
+from proctor.store.tables import TablesOnStore
 
 if TYPE_CHECKING:
-    from proctor.store.sql import SqlStore
+    pass
 
 access_grants = Table(
     "access_grants",
@@ -144,16 +144,8 @@ def _names_of(text: str) -> frozenset[str]:
 StatusRule = Callable[[ApprovalRequest], RequestStatus]
 
 
-class ApprovalStore:
+class ApprovalStore(TablesOnStore):
     """The approvals tables, on the same database (and connections) as a ``SqlStore``."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
-
-    @contextmanager
-    def _tx(self, write: bool = False) -> Iterator[Connection]:
-        with self._store._tx(write=write) as conn:
-            yield conn
 
     # -- requests -------------------------------------------------------------------------------
 

@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import builtins
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Column, ColumnElement, Index, Table, Text, insert, or_, select, update
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import RowMapping
 
 from proctor.store.schema import ID, UtcDateTime, metadata
+from proctor.store.tables import TablesOnStore
 
 if TYPE_CHECKING:
-    from proctor.store.sql import SqlStore
+    pass
 
 legal_holds = Table(
     "legal_holds",
@@ -73,16 +72,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class LegalHoldStore:
+class LegalHoldStore(TablesOnStore):
     """The legal holds table, on the same database (and connections) as a ``SqlStore``."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
-
-    @contextmanager
-    def _tx(self, write: bool = False) -> Iterator[Connection]:
-        with self._store._tx(write=write) as conn:
-            yield conn
 
     def hold(
         self,

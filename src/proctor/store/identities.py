@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -38,13 +36,13 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from proctor.store.schema import ID, UtcDateTime, metadata
+from proctor.store.tables import TablesOnStore
 
 if TYPE_CHECKING:
-    from proctor.store.sql import SqlStore
+    pass
 
 login_states = Table(
     "login_states",
@@ -117,18 +115,8 @@ class RefreshGrant:
     revoked_at: datetime | None
 
 
-class IdentityStore:
+class IdentityStore(TablesOnStore):
     """The identity tables, on the same database (and connections) as a ``SqlStore``."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
-
-    @contextmanager
-    def _tx(self, write: bool = False) -> Iterator[Connection]:
-        # SqlStore's transaction helper: one short transaction on its pooled engine (and, for
-        # SQLite, BEGIN IMMEDIATE for writers). Shared so both see one database.
-        with self._store._tx(write=write) as conn:
-            yield conn
 
     # -- browser sign-in state ------------------------------------------------------------
 

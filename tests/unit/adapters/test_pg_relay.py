@@ -37,12 +37,13 @@ class Recorder:
     def __init__(self) -> None:
         self.healthy = True
         self.records: list[StatementRecord] = []
+        self.outputs: list[bytes] = []
 
     def statement(self, record: StatementRecord) -> None:
         self.records.append(record)
 
     def output(self, data: bytes) -> None:
-        self.output_bytes = getattr(self, "output_bytes", b"") + data
+        self.outputs.append(data)
 
     def end(self, end: object) -> None:
         pass

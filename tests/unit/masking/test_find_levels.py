@@ -49,3 +49,16 @@ def test_glued_pieces(pieces: list[str]) -> None:
 
 
 _MASKER = Masker()
+
+
+def test_short_integer_columns_are_not_scanned_for_cards() -> None:
+    from proctor.masking import ColumnInfo, TypeCategory
+
+    plan = _MASKER.plan_columns(
+        [
+            ColumnInfo("n", TypeCategory.NUMERIC, max_digits=10),  # int4: no card fits
+            ColumnInfo("big", TypeCategory.NUMERIC),  # int8/numeric: may hold one
+            ColumnInfo("ssn", TypeCategory.NUMERIC, max_digits=10),  # a hint still counts
+        ]
+    )
+    assert plan.modes == ("skip", "scan", "always")

@@ -82,6 +82,8 @@ RUNS = frozenset({B_DATA_ROW, B_COPY_DATA})
 _TEXT_FIELDS = frozenset(b"MDHWqp")
 
 Splice = tuple[int, int, bytes]
+# Digits the integer types can hold (a column that cannot hold 12 cannot hold a card).
+_MAX_DIGITS = {21: 5, 23: 10, 26: 10}
 
 # Pending-response kinds.
 _QUERY, _DESCRIBE_S, _DESCRIBE_P, _EXECUTE, _SYNC = range(5)
@@ -91,12 +93,13 @@ class _Prepared:
     """A parsed statement: what it reads (a hint for column context) and, once described,
     its columns (formats unknown until a Bind says)."""
 
-    __slots__ = ("columns", "describing", "table")
+    __slots__ = ("columns", "describing", "shapes", "table")
 
     def __init__(self, table: str | None) -> None:
         self.table = table
         self.columns: list[FieldDescription] | None = None
         self.describing = False
+        self.shapes: dict[tuple[int, ...], _Result] = {}  # by Bind result formats
 
 
 class _Portal:
@@ -146,6 +149,7 @@ class ResultMasking:
         "_portals",
         "_prepared",
         "_record",
+        "_shapes",
         "_timezone",
         "stats",
     )
@@ -168,6 +172,7 @@ class ResultMasking:
         self._discarding = False
         # Plans by RowDescription, reused (the same query returns the same shape).
         self._plans: dict[tuple[bytes, str | None], ColumnPlan] = {}
+        self._shapes: dict[tuple[bytes, str | None], _Result] = {}
         self.stats = MaskingStats()  # the session's totals
 
     def set_codec(self, codec: str) -> None:
@@ -298,25 +303,39 @@ class ResultMasking:
 
     def _row_description(self, fm: FramedMessage, splices: list[Splice]) -> None:
         head = self._head()
-        fields = decode.row_description(fm.body, self._codec)
         if head is not None and head.kind == _DESCRIBE_S:
             self._pending.popleft()
             if head.prepared is not None:
-                head.prepared.columns = fields
+                head.prepared.columns = decode.row_description(fm.body, self._codec)
             return
         if head is not None and head.kind == _DESCRIBE_P:
             self._pending.popleft()
             portal = head.portal
             if portal is not None:
                 table = portal.prepared.table if portal.prepared is not None else None
-                portal.result = self._result(fm.body, fields, [f.format for f in fields], table)
+                portal.result = self._result_for(fm.body, table)
             if head.swallow:
                 splices.append((fm.start, fm.end, b""))
             return
         # A simple Query's result (or a shape we did not expect: mask by it all the same).
         table = head.prepared.table if head is not None and head.prepared is not None else None
         self._result_done()
-        self._current = self._result(fm.body, fields, [f.format for f in fields], table)
+        self._current = self._result_for(fm.body, table)
+
+    def _result_for(self, body: bytes, table: str | None) -> _Result:
+        """The result shape of a RowDescription (as sent: formats included), cached: the
+        same query returns the same description, and parsing it costs more than a lookup."""
+        key = (body, table)
+        result = self._shapes.get(key)
+        if result is None:
+            fields = decode.row_description(body, self._codec)
+            result = self._result(body, fields, [f.format for f in fields], table)
+            if len(self._shapes) >= 256:
+                self._shapes.clear()
+            self._shapes[key] = result
+        else:
+            result.plan.stats.clear()  # counts were flushed when the last result ended
+        return result
 
     def _result(
         self,
@@ -332,7 +351,12 @@ class ResultMasking:
         plan = self._plans.get(key)
         if plan is None:
             columns = [
-                ColumnInfo(f.name, category(f.type_oid), hint if f.table_oid else None)
+                ColumnInfo(
+                    f.name,
+                    category(f.type_oid),
+                    hint if f.table_oid else None,
+                    max_digits=_MAX_DIGITS.get(f.type_oid),
+                )
                 for f in fields
             ]
             plan = self._masker.plan_columns(columns)
@@ -348,18 +372,25 @@ class ResultMasking:
         if head.kind != _EXECUTE or head.portal is None:
             return None
         portal = head.portal
-        if portal.result is None and portal.prepared is not None:
-            columns = portal.prepared.columns
-            if columns is not None:
-                fmts = portal.formats
+        prepared = portal.prepared
+        if portal.result is None and prepared is not None and prepared.columns is not None:
+            # A statement described once, executed many times: one shape per format list.
+            fmts = portal.formats
+            shape = prepared.shapes.get(fmts)
+            if shape is None:
+                columns = prepared.columns
                 if not fmts:
                     formats = [0] * len(columns)
                 elif len(fmts) == 1:
                     formats = [fmts[0]] * len(columns)
                 else:
                     formats = list(fmts)
-                body = repr((tuple(columns), tuple(formats))).encode()
-                portal.result = self._result(body, columns, formats, portal.prepared.table)
+                # By content, not identity: the plan cache outlives statements.
+                key = b"S" + repr((tuple(columns), tuple(formats))).encode()
+                shape = prepared.shapes[fmts] = self._result(key, columns, formats, prepared.table)
+            else:
+                shape.plan.stats.clear()
+            portal.result = shape
         self._current = portal.result
         return portal.result
 

@@ -46,7 +46,7 @@ def request_json(request: ApprovalRequest) -> dict[str, Any]:
         "workflow": request.workflow,
         "session_id": request.session_id,
         "statement": request.statement_text,
-        "statement_sha256": request.statement_hash,
+        "statement_hash": request.statement_hash,
         "rule": request.rule,
         "reason": request.reason,
         "scope": request.scope.value,
