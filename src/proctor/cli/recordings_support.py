@@ -274,6 +274,7 @@ def result_json(block: ResultBlock) -> dict[str, Any]:
         "row_count": block.row_count,
         "tag": block.tag,
         "error": block.error,
+        "notice": block.notice,
     }
 
 
@@ -286,6 +287,9 @@ def render_results(blocks: list[ResultBlock], offset: float, *, max_rows: int) -
     for block in blocks:
         cols = ", ".join(printable(name) for name, _, _ in block.columns)
         end = block.tag or (f"error {block.error}" if block.error else "")
+        if block.notice is not None:
+            lines.append(head + printable(f"NOTICE     {block.notice}"))
+            continue
         if not block.columns and not block.row_count:
             lines.append(head + printable(f"SERVER     {end}"))  # a command without rows
             continue

@@ -28,6 +28,7 @@ class ResultBlock:
     row_count: int = 0
     tag: str | None = None  # CommandComplete tag; None for an error or a cut stream
     error: str | None = None  # SQLSTATE and message of an ErrorResponse
+    notice: str | None = None  # a NoticeResponse's message (the block holds nothing else)
 
 
 class BackendStreamDecoder:
@@ -74,6 +75,8 @@ class BackendStreamDecoder:
             block.tag = decode.command_tag(body)
             out.append(block)
             self._current = None
+        elif mtype == ord("N"):
+            out.append(ResultBlock(notice=decode.fields(body).get("M", "")))
         elif mtype == ord("E"):
             fields = decode.fields(body)
             block = self._current or ResultBlock()

@@ -8,6 +8,8 @@ elsewhere by polling, as it would see a decision made through another worker or 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -147,6 +149,26 @@ def test_held_then_approved_runs_the_statement(
             )
         )
     assert "approved by bob" in records[0] and "ticket 7" in records[0]
+    # The tamper-evident recording replays the hold: notice, approval, then the result.
+    replay = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "proctor",
+            "replay",
+            request.session_id or "",
+            "--speed",
+            "0",
+            "--config",
+            str(gw.dir / "proctor.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    lines = replay.stdout
+    assert "NOTICE     approval required" in lines, lines + replay.stderr
+    assert lines.index("NOTICE") < lines.index("approved by bob") < lines.index("UPDATE 1")
 
 
 def test_held_then_denied_errors_and_the_session_goes_on(
@@ -309,3 +331,44 @@ def test_reviewers_are_notified_by_a_signed_webhook(shop_db: ShopDb, tmp_path: P
         gateway.stop()
         server.shutdown()
         server.server_close()
+
+
+def test_held_inside_a_transaction_block(
+    gw: Gateway, service: ApprovalService, shop_db: ShopDb
+) -> None:
+    """The held statement runs in the client's open transaction once approved; a denial
+    aborts the block exactly like a server error would."""
+    done = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            with psycopg.connect(gw.dsn("alice")) as conn:  # not autocommit: BEGIN is implicit
+                conn.execute("SELECT 1")
+                conn.execute("UPDATE payments SET status = 'failed' WHERE id = 50")
+                outcome["in_tx"] = conn.info.transaction_status.name
+                try:
+                    conn.execute("UPDATE payments SET status = 'failed' WHERE id = 51")
+                except psycopg.errors.InsufficientPrivilege as exc:
+                    outcome["denied"] = str(exc)
+                    outcome["after_denial"] = conn.info.transaction_status.name
+                conn.rollback()
+        except BaseException as exc:
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    first = pending(service, "WHERE id = 50")
+    assert first.statement_text and "id = 50" in first.statement_text
+    service.decide(first.id, BOB, approve=True, reason="inside a transaction")
+    second = pending(service, "WHERE id = 51")
+    service.decide(second.id, BOB, approve=False, reason="not this one")
+    assert done.wait(30)
+    thread.join(5)
+    assert "error" not in outcome, outcome
+    assert outcome["in_tx"] == "INTRANS"  # approved: ran inside the open transaction
+    assert "denied by bob" in outcome["denied"]
+    assert outcome["after_denial"] == "INERROR"  # the block is aborted, as for any error
+    assert status_of(shop_db, 50) != "failed"  # rolled back by the client

@@ -300,9 +300,11 @@ class Relay:
         """A NoticeResponse to the client, between whole server messages."""
         data = encode.notice_response(text)
         if self._backend.at_boundary:
+            self._bytes_out += len(data)
+            self._gate.output(data)  # the recording holds what the client saw, notices too
             self._to_client(data)
         else:
-            self._notices.append(data)
+            self._notices.append(data)  # sent, counted and recorded with the next output
 
     def settle(self, request: ApprovalRequest | None, error: tuple[str, str] | None = None) -> None:
         """Run or refuse the held statement, then go on with what the client sent since.
