@@ -17,7 +17,6 @@ from proctor.api.approvals_routes import add_approval_routes
 from proctor.api.identity_setup import IdentityRuntime, build_identity, public_url
 from proctor.api.routes import add_identity_routes
 from proctor.approvals.grants import AccessGrants
-from proctor.approvals.notify import build_notifier
 from proctor.codecs.pgwire import encode
 from proctor.config import ProctorConfig
 from proctor.identity.revalidation import REASON_TEXT
@@ -27,6 +26,7 @@ from proctor.recording.writer import BatchingStoreWriter, RecorderFactory
 from proctor.server.cancel import CancelRouter
 from proctor.server.http import build_app
 from proctor.server.metrics import Metrics
+from proctor.server.notify import build_notifier
 from proctor.server.pg_listener import PgListener
 from proctor.server.reviews import build_reviews
 from proctor.server.spec import WorkerSpec

@@ -21,10 +21,8 @@ from multidict import CIMultiDictProxy
 
 from proctor.approvals.notify import (
     ChannelCounts,
-    Notifier,
     RetryPolicy,
     SignatureError,
-    build_notifier,
     verify_webhook_signature,
 )
 from proctor.config.notify import (
@@ -32,6 +30,7 @@ from proctor.config.notify import (
     TeamsChannelConfig,
     WebhookChannelConfig,
 )
+from proctor.server.notify import Notifier, build_notifier
 from proctor.server.tls import ensure_self_signed, server_context
 from tests.unit.approvals.notify_samples import APPROVE_URL, STATEMENT, event
 

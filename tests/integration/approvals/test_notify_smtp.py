@@ -14,9 +14,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
-from proctor.approvals.notify import ChannelCounts, Notifier, RetryPolicy, build_notifier
+from proctor.approvals.notify import ChannelCounts, RetryPolicy
 from proctor.config.notify import EmailChannelConfig
 from proctor.demo.pgcluster import free_port
+from proctor.server.notify import Notifier, build_notifier
 from proctor.server.tls import ensure_self_signed, server_context
 from tests.unit.approvals.notify_samples import APPROVE_URL, STATEMENT, event
 

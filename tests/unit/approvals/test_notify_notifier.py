@@ -14,15 +14,14 @@ from proctor.approvals.notify import (
     ChannelCounts,
     MailDelivery,
     MailServer,
-    Notifier,
     RetryPolicy,
     WebhookChannel,
-    build_notifier,
 )
 from proctor.approvals.notify.channels import Delivery
 from proctor.approvals.notify.retry import AttemptResult, Outcome
 from proctor.config.notify import TeamsChannelConfig, WebhookChannelConfig
 from proctor.model.approval import ApprovalEvent
+from proctor.server.notify import Notifier, build_notifier
 
 from .notify_samples import event
 

@@ -21,12 +21,7 @@ from proctor.approvals.notify.channels import (
 )
 from proctor.approvals.notify.cloudevents import CONTENT_TYPE as CLOUDEVENTS_CONTENT_TYPE
 from proctor.approvals.notify.cloudevents import cloudevent
-from proctor.approvals.notify.factory import (
-    build_notifier,
-    channel_from_config,
-    slack_signing_secrets,
-)
-from proctor.approvals.notify.notifier import Notifier
+from proctor.approvals.notify.factory import channel_from_config, slack_signing_secrets
 from proctor.approvals.notify.payload import request_json
 from proctor.approvals.notify.retry import RetryPolicy
 from proctor.approvals.notify.signing import (
@@ -52,7 +47,6 @@ __all__ = [
     "HttpDelivery",
     "MailDelivery",
     "MailServer",
-    "Notifier",
     "NotifyStats",
     "RetryPolicy",
     "SignatureError",
@@ -61,7 +55,6 @@ __all__ = [
     "SlackPayloadError",
     "TeamsChannel",
     "WebhookChannel",
-    "build_notifier",
     "channel_from_config",
     "cloudevent",
     "parse_slack_interaction",

@@ -1,4 +1,6 @@
-"""``build_notifier``: channel configuration (``approvals.notify``) to a ready ``Notifier``."""
+"""Channel configuration (``approvals.notify``) to channels: what each sends, no I/O.
+
+The delivering side (``proctor.server.notify``) builds its ``Notifier`` from these."""
 
 from __future__ import annotations
 
@@ -14,8 +16,6 @@ from proctor.approvals.notify.channels import (
     WebhookChannel,
 )
 from proctor.approvals.notify.cloudevents import DEFAULT_SOURCE
-from proctor.approvals.notify.notifier import Notifier
-from proctor.approvals.notify.retry import RetryPolicy
 from proctor.config.notify import (
     EmailChannelConfig,
     NotifyChannelConfig,
@@ -23,21 +23,6 @@ from proctor.config.notify import (
     TeamsChannelConfig,
     WebhookChannelConfig,
 )
-
-
-def build_notifier(
-    channels: Sequence[NotifyChannelConfig],
-    public_url: str | None,
-    *,
-    retry: RetryPolicy | None = None,
-) -> Notifier:
-    """A notifier for the configured channels; nothing runs until the first ``publish``.
-
-    ``public_url``: the gateway's public URL (``identity.public_url``), the CloudEvents
-    ``source``; without it the source is ``proctor``.
-    """
-    source = public_url.rstrip("/") if public_url else DEFAULT_SOURCE
-    return Notifier([channel_from_config(c, source) for c in channels], retry)
 
 
 class _Common(TypedDict):

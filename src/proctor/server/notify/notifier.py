@@ -39,8 +39,8 @@ from concurrent.futures import ThreadPoolExecutor
 from proctor.approvals.notify.channels import Channel, Delivery, HttpDelivery, MailDelivery
 from proctor.approvals.notify.retry import AttemptResult, Outcome, RetryPolicy
 from proctor.approvals.notify.stats import NotifyStats
-from proctor.approvals.notify.transport import HttpTransport, send_mail
 from proctor.model.approval import ApprovalEvent
+from proctor.server.notify.transport import HttpTransport, send_mail
 
 log = logging.getLogger("proctor.approvals.notify")
 
