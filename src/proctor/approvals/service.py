@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from proctor.approvals import workflows as wf
 from proctor.config.approvals import ApprovalsConfig, WorkflowConfig
@@ -114,27 +115,16 @@ class ApprovalService:
         rule: str | None,
         workflow: str | None,
     ) -> ApprovalRequest:
-        name, flow = self.workflow(workflow)
-        now = self._now()
-        request = ApprovalRequest(
-            id=new_request_id(),
-            kind=RequestKind.STATEMENT,
-            status=RequestStatus.PENDING,
-            requester=identity.subject,
-            connection=connection,
-            workflow=name,
-            created_at=now,
-            expires_at=now + timedelta(seconds=flow.expires),
-            requester_groups=identity.groups,
-            requester_persons=wf.persons(identity),
+        return self._open(
+            identity,
+            RequestKind.STATEMENT,
+            connection,
+            workflow,
             session_id=session_id,
             statement_text=redacted_text,
             statement_hash=statement_hash(text),
             rule=rule,
         )
-        self.store.create_request(request)
-        self._event("requested", request, actor=identity.subject)
-        return request
 
     def request_access(
         self, *, identity: Identity, connection: str, duration: timedelta, reason: str | None
@@ -148,11 +138,29 @@ class ApprovalService:
             )
         if access.reason_required and not (reason and reason.strip()):
             raise RequestRefused("access requests need a reason (--reason)")
-        name, flow = self.workflow(access.workflow)
+        return self._open(
+            identity,
+            RequestKind.ACCESS,
+            connection,
+            access.workflow,
+            reason=reason,
+            duration_seconds=int(duration.total_seconds()),
+        )
+
+    def _open(
+        self,
+        identity: Identity,
+        kind: RequestKind,
+        connection: str,
+        workflow: str | None,
+        **details: Any,
+    ) -> ApprovalRequest:
+        """Store a new pending request (expiring per its workflow) and announce it."""
+        name, flow = self.workflow(workflow)
         now = self._now()
         request = ApprovalRequest(
             id=new_request_id(),
-            kind=RequestKind.ACCESS,
+            kind=kind,
             status=RequestStatus.PENDING,
             requester=identity.subject,
             connection=connection,
@@ -161,8 +169,7 @@ class ApprovalService:
             expires_at=now + timedelta(seconds=flow.expires),
             requester_groups=identity.groups,
             requester_persons=wf.persons(identity),
-            reason=reason,
-            duration_seconds=int(duration.total_seconds()),
+            **details,
         )
         self.store.create_request(request)
         self._event("requested", request, actor=identity.subject)

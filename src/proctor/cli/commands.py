@@ -10,6 +10,7 @@ from proctor.cli.demo_cmd import demo_command
 from proctor.cli.gateway_cmd import gateway_command
 from proctor.cli.login_cmd import COMMANDS as LOGIN_COMMANDS
 from proctor.cli.policy_cmd import policy_group
+from proctor.cli.recordings_admin_cmd import COMMANDS as RECORDING_ADMIN_COMMANDS
 from proctor.cli.recordings_cmd import COMMANDS as RECORDING_COMMANDS
 from proctor.cli.sessions_cmd import sessions_group
 from proctor.cli.token_cmd import token_group
@@ -22,6 +23,7 @@ ALL: list[click.Command] = [
     token_group,
     sessions_group,
     *RECORDING_COMMANDS,
+    *RECORDING_ADMIN_COMMANDS,
     policy_group,
     config_group,
 ]

@@ -334,3 +334,31 @@ def test_a_failing_check_refuses_the_command_and_keeps_the_session() -> None:
     ((kind, body),) = h.upstream_messages()
     assert kind == "Q" and decode.query(body).startswith("PROCTOR_REFUSED_")
     assert h.observer.verdicts == ["refused"]
+
+
+def test_malformed_server_row_in_a_masked_session_ends_it_without_forwarding() -> None:
+    from proctor.adapters.postgres.results import ResultMasking
+    from proctor.masking import Masker
+
+    h = Harness()
+    errors: list[tuple[str, ProtocolError]] = []
+    sent: list[bytes] = []
+    relay = Relay(
+        connection="shop",
+        gate=h.relay._gate,
+        observer=h.observer,
+        to_client=sent.append,
+        to_upstream=lambda b: None,
+        on_protocol_error=lambda side, exc: errors.append((side, exc)),
+        max_message_size=1 << 20,
+        client_encoding="UTF8",
+        masking=ResultMasking(Masker(), "utf-8", lambda stats: None),
+    )
+    relay.client_data(q("select email from t"))
+    field = b"email\x00" + struct.pack("!IhIhih", 0, 0, 25, -1, -1, 0)
+    rowdesc = encode.message("T", struct.pack("!h", 1) + field)
+    # The cell claims 100 bytes but the row holds 5: the masker cannot read it.
+    bad_row = encode.message("D", struct.pack("!hi", 1, 100) + b"a@b.c")
+    relay.upstream_data(rowdesc + bad_row + ready())
+    assert [side for side, _ in errors] == ["server"]
+    assert b"a@b.c" not in b"".join(sent) and not sent

@@ -13,6 +13,7 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
+from proctor.cli.recordings_admin_cmd import COMMANDS as ADMIN_COMMANDS
 from proctor.cli.recordings_cmd import COMMANDS
 from proctor.recording.events import (
     ApprovalEvent,
@@ -63,7 +64,7 @@ connections:
     credential: {username: app}
 """
 
-GROUP = click.Group("proctor", commands=COMMANDS)
+GROUP = click.Group("proctor", commands=[*COMMANDS, *ADMIN_COMMANDS])
 
 
 def session_events(at: datetime) -> list[Event]:

@@ -432,9 +432,15 @@ class Relay:
 
     def upstream_data(self, data: bytes) -> None:
         started = self.last_active = _perf()
-        out, found = self._backend.feed(data)
-        if found:
-            out = self._inspect(out, found)
+        try:
+            out, found = self._backend.feed(data)
+            if found:
+                out = self._inspect(out, found)
+        except ProtocolError as exc:
+            # A malformed server message (or one masking cannot parse): end the session
+            # rather than forward what could not be checked.
+            self._on_protocol_error("server", exc)
+            return
         if self._notices and self._backend.at_boundary:
             out = bytes(out) + b"".join(self._notices)
             self._notices.clear()
