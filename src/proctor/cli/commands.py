@@ -7,6 +7,7 @@ import click
 from proctor.cli.approvals_cmd import COMMANDS as APPROVAL_COMMANDS
 from proctor.cli.config_cmd import config_group
 from proctor.cli.demo_cmd import demo_command
+from proctor.cli.evidence_cmd import evidence_group
 from proctor.cli.gateway_cmd import gateway_command
 from proctor.cli.login_cmd import COMMANDS as LOGIN_COMMANDS
 from proctor.cli.policy_cmd import policy_group
@@ -24,6 +25,7 @@ ALL: list[click.Command] = [
     sessions_group,
     *RECORDING_COMMANDS,
     *RECORDING_ADMIN_COMMANDS,
+    evidence_group,
     policy_group,
     config_group,
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +13,8 @@ from proctor.cli.options import config_option
 
 if TYPE_CHECKING:
     from proctor.config import ProctorConfig
+    from proctor.policy import Policy
+    from proctor.store import SqlStore
     from proctor.store.interfaces import Store
 
 
@@ -22,6 +25,19 @@ def _load(config_path: Path) -> ProctorConfig:
         return load_config(config_path)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def remember_versions(store: SqlStore, cfg: ProctorConfig, policy: Policy) -> None:
+    """Note the configuration and policy this gateway runs with (the evidence pack's
+    ``config_changes.csv``). The configuration is identified by the SHA-256 of its file, so an
+    auditor can hash a copy to match it; the policy by its canonical fingerprint."""
+    from proctor.store.evidence import EvidenceStore
+
+    versions = EvidenceStore(store)
+    if cfg.config_path.is_file():
+        digest = hashlib.sha256(cfg.config_path.read_bytes()).hexdigest()
+        versions.config_seen("config", digest, str(cfg.config_path))
+    versions.config_seen("policy", policy.fingerprint(), policy.source)
 
 
 @click.command("gateway")
@@ -69,7 +85,8 @@ def gateway_command(config_path: Path, workers: int | None) -> None:
             raise click.ClickException(f"recordings storage: {exc}") from exc
     url = cfg.store.url
     # Migrate once, before any worker starts, so workers never race on the schema.
-    open_store(url, migrate=True).close()
+    with open_store(url, migrate=True) as store:
+        remember_versions(store, cfg, policy)
     count = workers or cfg.gateway.workers
     state_dir = Path(cfg.gateway.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -140,6 +140,13 @@ DEMO_APPROVALS: dict[str, object] = {
 }
 
 
+DEMO_ROLES: dict[str, object] = {
+    "admin": {"groups": ["admin"]},
+    "auditor": {"groups": ["auditor"]},
+    "approver": {"groups": ["approver"]},
+}
+
+
 def _config(state: DemoState, workers: int) -> dict[str, object]:
     return {
         "version": 1,
@@ -159,6 +166,8 @@ def _config(state: DemoState, workers: int) -> dict[str, object]:
         "masking": {"profiles": {"pii": DEMO_MASKING_PROFILE}},
         # Who approves what the demo policy holds (docs/approvals.md): bob approves alice's.
         "approvals": DEMO_APPROVALS,
+        # API roles: admin administers (and may export evidence), bob approves.
+        "identity": {"roles": DEMO_ROLES},
         "connections": [
             {
                 "name": CONNECTION,
@@ -406,6 +415,8 @@ def env_lines(directory: Path, identity: str = "alice", direct: bool = False) ->
             "PGSSLROOTCERT": str(directory / ".proctor" / "tls" / "ca.crt"),
             "PROCTOR_URL": f"http://{state.host}:{state.http_port}",
             "PROCTOR_TOKEN": token,
+            # Admin commands (sessions, verify, evidence export) find the demo's configuration.
+            "PROCTOR_CONFIG": str(directory / "proctor.yaml"),
         }
     return [f"export {k}={shlex.quote(v)}" for k, v in values.items()]
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -18,6 +19,8 @@ class SessionStart:
     started_at: datetime
     token_id: str | None = None
     gateway_version: str = ""
+    # SHA-256 of the canonical policy in force (the evidence pack ties sessions to it).
+    policy_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,3 +44,6 @@ class SessionEnd:
     statements: int
     bytes_from_client: int
     bytes_to_client: int
+    # Values masked in the session's results: where (column, "copy", "notice"...) →
+    # entity type → count. Counts only, never values.
+    masked: Mapping[str, Mapping[str, int]] = field(default_factory=dict)

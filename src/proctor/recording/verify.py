@@ -128,6 +128,9 @@ class LedgerReport:
     unsigned_leaves: int = 0  # leaves after the latest signed head (a commit cut short)
     problems: list[Problem] = field(default_factory=list)
     entries: dict[str, list[Leaf]] = field(default_factory=dict)
+    # What the checks ran on, for callers that prove more (the evidence pack's period proof).
+    leaf_hashes: list[bytes] = field(default_factory=list)
+    heads: list[TreeHead] = field(default_factory=list)  # every stored head, good or not
 
     @property
     def ok(self) -> bool:
@@ -459,6 +462,7 @@ def verify_ledger(
             report.problems.append(Problem(Reason.TRUNCATED, f"{key}: {exc}"))
             break
     hashes = [leaf_hash(d) for d in data]
+    report.leaf_hashes = hashes
     report.size = len(hashes)
     report.root = root_of(hashes)
     entries: dict[str, list[Leaf]] = defaultdict(list)
@@ -489,6 +493,7 @@ def verify_ledger(
             heads.append(TreeHead.decode(storage.get(key)))
         except FormatError as exc:
             report.problems.append(Problem(Reason.MALFORMED, f"{key}: {exc}"))
+    report.heads = heads
     for head, label in [*((h, "stored") for h in heads), *((h, "trusted") for h in trusted)]:
         _check_head(report, hashes, head, label, public_keys)
     if heads:

@@ -124,6 +124,7 @@ class Worker:
                     max_message_size=cfg.gateway.max_message_size,
                     allow_cleartext_without_tls=pg_cfg.allow_cleartext_without_tls,
                     gateway_version=__version__,
+                    policy_hash=spec.policy.fingerprint(),
                 ),
                 connections=cfg.connection_models(),
                 authenticator=identity.authenticator,

@@ -104,6 +104,9 @@ sessions = Table(
     Column("statements", Integer),
     Column("bytes_from_client", BigInteger),
     Column("bytes_to_client", BigInteger),
+    Column("policy_hash", String(64)),
+    # {where: {entity type: count}} of the values masked in the session's results.
+    Column("masked", JSON),
     Index(None, "started_at"),
     Index(None, "subject"),
     Index(None, "connection"),
@@ -130,5 +133,6 @@ statements = Table(
 # modules here puts them on `metadata`, so migrations and the schema-drift test see the whole
 # schema.
 import proctor.store.approvals  # noqa: E402, F401
+from proctor.store import evidence as _evidence  # noqa: E402, F401
 from proctor.store import holds as _holds  # noqa: E402, F401
 from proctor.store import identities as _identities  # noqa: E402, F401

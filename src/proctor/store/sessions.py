@@ -34,6 +34,7 @@ def session_from_row(row: RowMapping) -> SessionRow:
         started_at=row["started_at"],
         token_id=row["token_id"],
         gateway_version=row["gateway_version"],
+        policy_hash=row["policy_hash"],
     )
     if row["ended_at"] is None:
         return SessionRow(start)
@@ -44,6 +45,7 @@ def session_from_row(row: RowMapping) -> SessionRow:
         statements=row["statements"],
         bytes_from_client=row["bytes_from_client"],
         bytes_to_client=row["bytes_to_client"],
+        masked=row["masked"] or {},
     )
     return SessionRow(start, end)
 
@@ -60,6 +62,7 @@ def start_values(start: SessionStart) -> dict[str, Any]:
         "token_id": start.token_id,
         "gateway_version": start.gateway_version,
         "started_at": start.started_at,
+        "policy_hash": start.policy_hash,
     }
 
 
@@ -70,6 +73,7 @@ def end_values(end: SessionEnd) -> dict[str, Any]:
         "statements": end.statements,
         "bytes_from_client": end.bytes_from_client,
         "bytes_to_client": end.bytes_to_client,
+        "masked": {where: dict(counts) for where, counts in end.masked.items()} or None,
     }
 
 

@@ -6,6 +6,7 @@ import os
 import shlex
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,37 @@ def test_demo_detach_env_stop(tmp_path: Path) -> None:
 
         sessions = proctor("sessions", "list", "--config", str(demo / "proctor.yaml"), "--json")
         assert '"alice"' in sessions.stdout and '"bob"' in sessions.stdout
+
+        # The evidence pack of today, as the demo's admin (alice may not export).
+        admin = exports(proctor("demo", "--env", "--dir", str(demo), "--as", "admin").stdout)
+        assert admin["PROCTOR_CONFIG"] == str(demo.resolve() / "proctor.yaml")
+        today = datetime.now(UTC).date().isoformat()
+        evidence = [*PROCTOR, "evidence", "export", "--from", today, "--to", today]
+        done = subprocess.run(
+            [*evidence, "--out", str(tmp_path / "pack")],
+            env={**os.environ, **admin},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "sessions" in done.stdout and (tmp_path / "pack" / "index.html").exists()
+        refused = subprocess.run(
+            [*evidence, "--out", str(tmp_path / "by-alice")],
+            env={**os.environ, **alice},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert refused.returncode == 1 and "may not export" in refused.stderr
+        checked = subprocess.run(
+            [*PROCTOR, "evidence", "verify", str(tmp_path / "pack")],
+            env={**os.environ, **admin},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert checked.returncode == 0, checked.stderr
 
         again = proctor("demo", "--detach", "--dir", str(demo))
         assert "already running" in again.stderr

@@ -32,7 +32,7 @@ LAYERS: dict[str, int] = {
 NO_IO = {"codecs", "sql", "model", "policy", "masking", "config"}
 # DESIGN §2: the middle layer has "no sockets, no asyncio" (approvals and recording may use the
 # store's interfaces and threads, but network I/O lives in server/).
-NO_SOCKETS = {"approvals", "recording", "identity"}
+NO_SOCKETS = {"approvals", "recording", "identity", "evidence"}
 IO_MODULES = {"asyncio", "socket", "ssl", "selectors", "uvloop", "aiohttp", "smtplib"}
 
 

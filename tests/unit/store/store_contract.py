@@ -31,6 +31,7 @@ CEST = timezone(timedelta(hours=2))
 IDENTITY_TABLES = {"login_states", "saml_assertions", "refresh_grants"}
 APPROVAL_TABLES = {"approval_decisions"}
 HOLD_TABLES = {"legal_holds"}
+EVIDENCE_TABLES = {"config_versions"}
 OUR_TABLES = {
     "tokens",
     "sessions",
@@ -40,6 +41,7 @@ OUR_TABLES = {
     *IDENTITY_TABLES,
     *APPROVAL_TABLES,
     *HOLD_TABLES,
+    *EVIDENCE_TABLES,
 }
 
 
@@ -433,7 +435,7 @@ class StoreContract:
     # -- schema -------------------------------------------------------------------------------
 
     def test_migrated_schema_matches_the_metadata(self, store: SqlStore) -> None:
-        assert store.schema_revision() == head_revision() == "0006"
+        assert store.schema_revision() == head_revision() == "0007"
         assert table_names(store) >= OUR_TABLES
         assert schema_diff(store) == []
 
@@ -465,12 +467,13 @@ class StoreContract:
                 *IDENTITY_TABLES,
                 *APPROVAL_TABLES,
                 *HOLD_TABLES,
+                *EVIDENCE_TABLES,
             }
             store.downgrade("base")
             assert not OUR_TABLES & table_names(store)
             assert store.schema_revision() is None
             store.migrate()
-            assert store.schema_revision() == "0006"
+            assert store.schema_revision() == "0007"
             assert schema_diff(store) == []
             issued = store.create_token("alice", frozenset(), timedelta(hours=1))
             assert store.verify_token(issued.secret) == issued.record

@@ -58,7 +58,7 @@ def test_one_target_and_a_reason(holds: LegalHoldStore) -> None:
 def test_the_store_migrates_to_the_holds_revision(tmp_path: Path) -> None:
     with SqlStore(f"sqlite:///{tmp_path / 'db'}") as store:
         store.migrate("0005")
-        store.migrate()
+        store.migrate("0006")
         assert store.schema_revision() == "0006"
         store.downgrade("0005")
         assert store.schema_revision() == "0005"

@@ -147,6 +147,7 @@ class PgSettings:
     allow_cleartext_without_tls: bool
     gateway_version: str
     protocol: str = "postgres"
+    policy_hash: str | None = None  # the policy in force, recorded with each session
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,6 +110,8 @@ class PgSession:
         self._client_rest = b""
         self._client_encoding = "UTF8"
         self._scs = True
+        # What masking replaced in this session (counts only), kept for the session's end row.
+        self._masked = MaskingStats()
         self.closed_event = asyncio.Event()
 
     # -- handshake -------------------------------------------------------------------------
@@ -288,6 +290,7 @@ class PgSession:
             started_at=datetime.now(UTC),
             token_id=self.identity.token_id,
             gateway_version=self.ctx.settings.gateway_version,
+            policy_hash=self.ctx.settings.policy_hash,
         )
         try:
             return self.ctx.recorders.open(start)
@@ -451,9 +454,12 @@ class PgSession:
         connection = self.connection.name
         observer = self.ctx.observer
 
+        session_masked = self._masked
+
         def record(stats: MaskingStats) -> None:
             # Counts per column and entity type only: never a value (docs/masking.md).
             gate.record(text=stats_json(stats), kind="masking", verdict="masked")
+            session_masked.merge(stats)
             observer.masked_values(connection, stats.by_entity())
 
         log.info("masking_profile", extra=self._log_fields(profile=masker.profile.name))
@@ -583,6 +589,7 @@ class PgSession:
                     statements=relay.statements if relay else 0,
                     bytes_from_client=relay.bytes_from_client if relay else 0,
                     bytes_to_client=relay.bytes_to_client if relay else 0,
+                    masked=self._masked.by_column(),
                 )
             )
         if self.connection is not None and self._recorder is not None:
