@@ -32,6 +32,7 @@ from proctor.recording.keystore import ensure_keys, public_keys
 from proctor.recording.storage.local import LocalBlobStorage
 from proctor.recording.verify import verify_all
 from tests.integration.conftest import APP_ROLE, Gateway, ShopDb, eventually, launch_gateway
+from tests.integration.evidence.test_report_browser import png_size
 from tests.integration.postgres.test_approvals import DEMO_POLICY, finish, run_held
 from tests.integration.postgres.test_approvals_api import PROCTOR, cli, cli_env, held_id
 
@@ -381,3 +382,45 @@ def test_reports_have_every_control_section(pack: Path) -> None:
     for control in CONTROL_IDS:
         assert control in html, control
         assert control in text, control
+
+
+def test_exported_report_renders_in_chromium(pack: Path, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto((pack / "index.html").as_uri())
+        shot = page.screenshot(full_page=True)
+        (pack.parent / "q4-report.png").write_bytes(shot)
+        width, height = png_size(shot)
+        assert width >= 1000 and height > 2000
+        texts = [t.strip() for t in page.locator("h2").all_inner_texts()]
+        for control in CONTROL_IDS:
+            found = [t for t in texts if t.startswith(control + " ")]
+            assert found and page.get_by_role("heading", name=found[0]).is_visible(), control
+        assert page.locator("#integrity-status").inner_text().startswith("Integrity verified")
+        assert page.locator("svg.chart rect.bar").count() >= 7
+    finally:
+        page.close()
+
+
+def test_a_tampered_recording_shows_in_the_next_pack(
+    gw: Gateway, pack: Path, scenario: dict[str, Any], tmp_path: Path
+) -> None:
+    """Last in this module: it damages one of the gateway's recordings."""
+    sealed = [r for r in rows(pack, "sessions.csv") if r["recording"] == "sealed"]
+    victim = sealed[0]["session_id"]
+    segment = sorted((gw.dir / "recordings" / "sessions" / victim).iterdir())[0]
+    data = bytearray(segment.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    segment.write_bytes(bytes(data))
+    done = export(gw, "dana", tmp_path / "after")
+    assert done.returncode == 0, done.stderr
+    assert "NOT all verified" in done.stdout
+    doc = json.loads((tmp_path / "after" / "integrity.json").read_text())
+    assert doc["ok"] is False and doc["sessions_failed"] == 1
+    assert any(p.startswith(victim) for p in doc["problems"]), doc["problems"]
+    after = {r["session_id"]: r["recording"] for r in rows(tmp_path / "after", "sessions.csv")}
+    assert after[victim] == "invalid"
+    html = (tmp_path / "after" / "index.html").read_text(encoding="utf-8")
+    assert victim in html  # the report names the damaged session
+    # The pack itself is still intact and verifies: it truthfully reports the damage.
+    assert verify(gw, tmp_path / "after").returncode == 0

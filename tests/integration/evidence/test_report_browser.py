@@ -7,9 +7,7 @@ inspected through the DOM.
 
 from __future__ import annotations
 
-import os
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,34 +16,9 @@ import pytest
 from proctor.evidence.charts import LABEL_CHARS, clip
 from proctor.evidence.html import render_html
 from proctor.evidence.summary import heading
-from tests.pg import need
 from tests.unit.evidence import report_samples as samples
 
 pytestmark = pytest.mark.integration
-
-
-def chromium_path() -> str | None:
-    for candidate in (os.environ.get("PROCTOR_CHROMIUM"), "/usr/bin/chromium"):
-        if candidate and Path(candidate).exists():
-            return candidate
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    executable = chromium_path()
-    need(executable is not None, "chromium is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        need(False, "playwright is not installed (pip install playwright)")
-        raise
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(
-            executable_path=executable, args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield instance
-        instance.close()
 
 
 def open_report(browser: Any, directory: Path, html: str) -> tuple[Any, list[str]]:
