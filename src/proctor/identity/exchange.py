@@ -101,8 +101,18 @@ class TokenMinter:
         self._max_ttl = max_ttl
 
     def mint(
-        self, resolved: Resolved, audience: Sequence[str] = (), how: str = "exchange"
+        self,
+        resolved: Resolved,
+        audience: Sequence[str] = (),
+        how: str = "exchange",
+        *,
+        person: bool = False,
     ) -> Minted:
+        """``person``: a person signing in (browser or device flow). They get a token even
+        when the access rules give them no connection yet, because with it they ask for
+        just-in-time access (``proctor request``); the rules still refuse every connection
+        until a grant exists. A workload with no connection is refused here instead: nobody
+        would ever ask on its behalf, and the error is clearer at exchange time."""
         identity = resolved.identity
         for name in audience:
             if name not in self._connections:
@@ -117,7 +127,11 @@ class TokenMinter:
                 denial = self._access.denial(identity, self._connections[name])
                 if denial is not None:
                     raise OAuthError("invalid_target", denial)
-            if not scope and not self._access.allowed(identity, self._connections.values()):
+            if (
+                not person
+                and not scope
+                and not self._access.allowed(identity, self._connections.values())
+            ):
                 raise OAuthError(
                     "invalid_target",
                     f"{identity.subject} is not allowed to use any connection; "

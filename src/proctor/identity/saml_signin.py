@@ -116,6 +116,6 @@ class SamlSignIn:
             resolved = provider.resolve(assertion)
         except SamlRejected as exc:
             raise OAuthError("invalid_grant", f"the SAML response was refused: {exc}") from exc
-        minted = self._minter.mint(resolved, how="browser sign-in")
+        minted = self._minter.mint(resolved, how="browser sign-in", person=True)
         relay = relay_state if relay_state == login.nonce else None
         return SignedIn(minted), local_path(relay)

@@ -294,7 +294,7 @@ class SignIn:
             raise OAuthError("temporarily_unavailable", str(exc), 503) from exc
         except AuthenticationError as exc:
             raise OAuthError("invalid_grant", f"the provider's ID token: {exc}") from exc
-        minted = self._minter.mint(resolved, how=how)
+        minted = self._minter.mint(resolved, how=how, person=True)
         refresh_secret = None
         provider_refresh = body.get("refresh_token")
         if self._cipher is not None and isinstance(provider_refresh, str):

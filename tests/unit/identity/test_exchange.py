@@ -250,3 +250,26 @@ def test_revalidator(store: SqlStore) -> None:
         a.record.id: "revoked",
         "tok_gone": "unknown",
     }
+
+
+def test_a_person_without_access_still_signs_in_to_ask_for_it(
+    store: SqlStore, tmp_path: Path
+) -> None:
+    """Sign-in mints a token for carol although no rule gives her a connection: with it she
+    files her first just-in-time request. The token opens nothing: the rules still deny."""
+    from proctor.config.identity import AccessRuleConfig
+    from proctor.identity.access import AccessPolicy
+    from proctor.identity.exchange import TokenMinter
+    from proctor.identity.issuers import Resolved
+    from proctor.model import Connection, Credential, Identity
+
+    shop = Connection("shop", "postgres", "127.0.0.1", 5432, "shop", Credential("app"))
+    access = AccessPolicy([AccessRuleConfig(connections=("shop",), groups=("analyst",))])
+    minter = TokenMinter(store, access, {"shop": shop}, max_ttl=3600)
+    carol = Resolved(Identity("carol", frozenset({"contractor"})), "okta", token_ttl=600)
+    with pytest.raises(OAuthError, match="carol is not allowed to use any connection"):
+        minter.mint(carol)  # a workload exchange: refused
+    minted = minter.mint(carol, how="device sign-in", person=True)
+    record = store.verify_token(minted.issued.secret)
+    assert record is not None and record.subject == "carol"
+    assert access.denial(Identity("carol", frozenset({"contractor"})), shop) is not None
