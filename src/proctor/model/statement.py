@@ -110,6 +110,10 @@ class Statement:
     settings: frozenset[str] = frozenset()
     # Feature values (see ``Feature``) the command uses, e.g. {"copy_program"}.
     features: frozenset[str] = frozenset()
+    # The analysis this one shares with other texts (the template analyzer's, for texts that
+    # differ only in constants), or None. Consumers that remember per analysis (the policy)
+    # key on it; it says nothing about the text itself.
+    shape: object = field(default=None, compare=False, repr=False)
 
     @property
     def writes(self) -> tuple[RelationRef, ...]:

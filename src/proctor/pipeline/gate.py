@@ -126,16 +126,17 @@ class CommandGate:
         now = datetime.now(UTC)
         context = DecisionContext(client_addr=self._client_addr, now=now, protocol=self._protocol)
         verdict = self._policy.decide(statement, self._identity, self._connection, context)
+        action = verdict.action
         self.record(
             text=statement.redacted_text or text,
             kind=kind,
-            verdict=verdict.action.value,
+            verdict=action.value,
             rule=verdict.rule,
             at=now,
         )
         connection = self._connection.name
-        self._observer.statement(connection, verdict.action.value)
-        if verdict.action in (Action.DENY, Action.REVIEW):
+        self._observer.statement(connection, action.value)
+        if action is Action.DENY or action is Action.REVIEW:
             # A refusal by the connection's default has no rule: count it as "default".
             self._observer.denial(connection, verdict.rule or "default")
         if verdict.allowed and Operation.PREPARE in statement.effects:

@@ -43,7 +43,7 @@ from typing import Any
 
 from proctor.model import Action, Connection, Credential, Identity, Operation, Statement, Verdict
 from proctor.policy import conditions as c
-from proctor.policy.conditions import Condition, is_incomplete
+from proctor.policy.conditions import Condition, Text, is_incomplete
 from proctor.policy.context import DecisionContext
 from proctor.policy.loader import policy_from_data, read_policy_file
 from proctor.policy.schema import (
@@ -114,7 +114,9 @@ def _block(block: MatchBlock, *, unsure: bool) -> tuple[Condition, ...]:
 
 
 # (statement, rules whose statement-only conditions hold, whether it is incomplete)
-_StatementEntry = tuple[Statement, tuple["PolicyRule", ...], bool]
+# (the statement, or the analysis it shares; the rules its statement conditions satisfy;
+# whether it is incomplete). Holding the key keeps its id from being reused.
+_StatementEntry = tuple[object, tuple["PolicyRule", ...], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +182,11 @@ class PolicyRule:
         # Only an explicit "complete: false" lets an allow/review rule count for an
         # incomplete statement.
         self.accepts_incomplete = rule.match.complete is False
+
+    @property
+    def reads_text(self) -> bool:
+        """Whether a statement condition of this rule looks at the statement's text."""
+        return any(isinstance(c, Text) for c in self._conditions if c.about_statement)
 
     def statement_holds(self, statement: Statement) -> bool:
         """Whether the conditions about the statement alone hold."""
@@ -294,6 +301,7 @@ class Policy:
         "_outcomes",
         "_rules",
         "_rules_by_name",
+        "_shapes",
         "document",
         "source",
         "test_lines",
@@ -313,6 +321,9 @@ class Policy:
         self._masking = tuple(_MaskingChoice(choice) for choice in document.masking)
         self._outcomes: dict[tuple[tuple[PolicyRule, ...], bool], _Outcome] = {}
         self._by_statement: dict[int, _StatementEntry] = {}
+        # Whether statements sharing an analysis may share a remembered entry: not when a
+        # rule's statement conditions read the text (a `text` regex sees the constants).
+        self._shapes = not any(rule.reads_text for rule in self._rules)
         canonical = json.dumps(
             document.canonical(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
         )
@@ -365,9 +376,12 @@ class Policy:
         # analyzer caches analyses by text, so the same object comes back): per decision
         # only identity, connection, client and time conditions are left to check. The entry
         # holds the statement itself, so its id cannot be reused while the entry exists.
-        entry = self._by_statement.get(id(statement))
-        if entry is None or entry[0] is not statement:
-            entry = self._remember(statement)
+        # Texts that differ only in constants share one analysis (``shape``), and so one
+        # entry — unless a rule looks at the text itself.
+        key = statement.shape if statement.shape is not None and self._shapes else statement
+        entry = self._by_statement.get(id(key))
+        if entry is None or entry[0] is not key:
+            entry = self._remember(statement, key)
         matched = tuple(
             [
                 rule
@@ -377,13 +391,13 @@ class Policy:
         )
         return self._verdict(matched, entry[2], connection, context)
 
-    def _remember(self, statement: Statement) -> _StatementEntry:
+    def _remember(self, statement: Statement, key: object) -> _StatementEntry:
         candidates = tuple(rule for rule in self._rules if rule.statement_holds(statement))
-        entry = (statement, candidates, is_incomplete(statement))
+        entry = (key, candidates, is_incomplete(statement))
         if len(statement.text) <= _MAX_REMEMBERED_TEXT:
             if len(self._by_statement) >= _MAX_REMEMBERED:
                 self._by_statement.clear()
-            self._by_statement[id(statement)] = entry
+            self._by_statement[id(key)] = entry
         return entry
 
     def explain(

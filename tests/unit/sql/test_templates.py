@@ -92,3 +92,60 @@ def test_backslashes_with_standard_conforming_strings_off_are_never_shared() -> 
     statement = analyzer.analyze(hidden, standard_conforming_strings=False)
     assert not statement.complete
     assert analyzer.template_hits == 0
+
+
+def test_policy_decides_once_per_template_unless_a_rule_reads_the_text() -> None:
+    """The policy remembers per shared analysis; a `text` rule still sees each constant."""
+    from proctor.model import Identity
+    from proctor.policy import DecisionContext, Policy, make_connection
+
+    alice = Identity("alice", frozenset({"analyst"}))
+    shop = make_connection("shop")
+    context = DecisionContext()
+    shared = Policy.from_dict({"version": 1, "default": "allow", "rules": []})
+    analyzer = TemplateAnalyzer()
+    for n in range(50):
+        statement = analyzer.analyze(f"SELECT abalance FROM pgbench_accounts WHERE aid = {n}")
+        assert shared.decide(statement, alice, shop, context).allowed
+    assert analyzer.template_hits == 49
+    assert len(shared._by_statement) == 1  # one entry for the 50 texts
+
+    by_text = Policy.from_dict(
+        {
+            "version": 1,
+            "default": "allow",
+            "rules": [
+                {
+                    "name": "not-42",
+                    "action": "deny",
+                    "message": "not 42",
+                    "match": {"text": r"aid = 42\b"},
+                },
+            ],
+        }
+    )
+    decided = {
+        n: by_text.decide(
+            analyzer.analyze(f"SELECT abalance FROM pgbench_accounts WHERE aid = {n}"),
+            alice,
+            shop,
+            context,
+        ).allowed
+        for n in (1, 42, 43)
+    }
+    assert decided == {1: True, 42: False, 43: True}
+
+
+def test_a_template_copy_keeps_every_field() -> None:
+    """``_with_text`` builds statements field by field: a new Statement field must reach it."""
+    import dataclasses
+
+    from proctor.sql.templates import _with_text
+
+    template = analyze_postgres("select * from t join u on u.id = t.id where t.a = 1")
+    copy = _with_text(template, "select * from t join u on u.id = t.id where t.a = 2")
+    for f in dataclasses.fields(template):
+        expected = {"text": copy.text, "redacted_text": copy.text, "shape": template}.get(
+            f.name, getattr(template, f.name)
+        )
+        assert getattr(copy, f.name) == expected, f.name
