@@ -10,7 +10,8 @@ has two sources:
   loop with ``call_soon_threadsafe``.
 - polls: while at least one stream is open, the store is asked every ``poll_interval`` for
   requests changed since the previous poll (minus a margin for clocks and commit delays),
-  which brings in what other workers did.
+  which brings in what other workers did. On a PostgreSQL store a change made elsewhere is
+  announced (LISTEN/NOTIFY, ``proctor.server.store_listener``) and ``nudge`` polls at once.
 
 Both sources can report the same change; a change is identified by (request id, event type,
 number of decisions) and delivered once. A poll sees only the latest state of a request, so
@@ -75,6 +76,7 @@ class ApprovalFeed:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._poller: asyncio.Task[None] | None = None
         self._closed = False
+        self._nudged = asyncio.Event()
 
     # -- sources --------------------------------------------------------------------------------
 
@@ -85,6 +87,10 @@ class ApprovalFeed:
             return
         with contextlib.suppress(RuntimeError):  # the loop has closed: nobody listens
             loop.call_soon_threadsafe(self._deliver, event)
+
+    def nudge(self) -> None:
+        """Poll now: another process changed a request (on the event loop; never raises)."""
+        self._nudged.set()
 
     def _deliver(self, event: ApprovalEvent) -> None:
         key = _key(event)
@@ -121,7 +127,11 @@ class ApprovalFeed:
                     self._deliver(event)
             first = False
             self._forget_old()
-            await asyncio.sleep(self._poll)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll):
+                    await self._nudged.wait()
+            # Cleared before the next poll reads: a nudge during that read is kept.
+            self._nudged.clear()
 
     def _forget_old(self) -> None:
         # A change older than the poll window cannot come back from the store.

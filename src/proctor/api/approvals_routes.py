@@ -11,12 +11,14 @@
 | ``POST /api/access-requests`` | any | ``{"connection", "duration": "2h", "reason"}`` |
 | ``GET /api/access-grants`` | any | grants (``mine``, ``active``; auditors, admins: all) |
 | ``POST /api/access-grants/{id}/revoke`` | admin | end a grant (its sessions end too) |
+| ``POST /api/approvals/slack`` | Slack | Approve / Deny clicks (``slack_routes``) |
 | ``GET /approvals/{id}`` | anyone | a small page: status, and how to decide with the CLI |
 
-Every ``/api`` route takes ``Authorization: Bearer prt_…`` (a Proctor token). Who sees what:
-admins and auditors see every request; approvers (the API role, or anyone a request's
-workflow names as approver) see requests they review; everyone sees their own. Who may
-*decide* is the workflow's business (`ApprovalService.decide`), never the API role's.
+Every ``/api`` route but the Slack callback (signed by Slack; its members mapped to Proctor
+identities in the configuration) takes ``Authorization: Bearer prt_…`` (a Proctor token).
+Who sees what: admins and auditors see every request; approvers (the API role, or anyone a
+request's workflow names as approver) see requests they review; everyone sees their own. Who
+may *decide* is the workflow's business (`ApprovalService.decide`), never the API role's.
 
 Errors are JSON ``{"error": code, "message": text}``: 400 ``bad_request``, 401
 ``invalid_token``, 403 ``forbidden`` (the refusal says why: separation of duties, not an
@@ -42,6 +44,7 @@ from proctor.api.approval_feed import CLOSED, ApprovalFeed
 from proctor.api.identity_setup import IdentityRuntime
 from proctor.api.pages import NO_STORE, page
 from proctor.api.routes import bearer_identity
+from proctor.api.slack_routes import add_slack_route
 from proctor.approvals import workflows as wf
 from proctor.approvals.notify.payload import request_json as shared_request_json
 from proctor.approvals.notify.payload import timestamp
@@ -195,6 +198,7 @@ def add_approval_routes(
     connections: Collection[str],
 ) -> None:
     routes = ApprovalRoutes(runtime, reviews, frozenset(connections))
+    add_slack_route(app, reviews)
     app.router.add_get("/api/approvals", routes.wrap(routes.list_requests))
     app.router.add_get("/api/approvals/events", routes.wrap(routes.events))
     app.router.add_get(f"/api/approvals/{{id:{REQUEST_ID}}}", routes.wrap(routes.get))
@@ -221,6 +225,7 @@ class ApprovalRoutes:
         )
         if reviews is not None and self.feed is not None:
             reviews.service.subscribe(self.feed.publish)
+            reviews.add_change_listener(self.feed.nudge)
         self.heartbeat = HEARTBEAT
 
     def wrap(self, handler: Handler) -> Handler:

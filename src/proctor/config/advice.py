@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from proctor.config.connections import Protocol
 from proctor.config.errors import ConfigProblem
+from proctor.config.notify import SlackChannelConfig
 from proctor.config.schema import ProctorConfig
 from proctor.config.sections import ListenerTlsMode, redact_url_password
 
@@ -22,7 +23,12 @@ _Warning = tuple[str, str]
 def config_warnings(config: ProctorConfig, file: str | None = None) -> list[ConfigProblem]:
     """Everything worth a warning, naming ``file`` (default: the config's absolute path)."""
     name = file if file is not None else str(config.config_path)
-    checks = (_literal_secrets, _unreachable_connections, _cleartext_listener)
+    checks = (
+        _literal_secrets,
+        _unreachable_connections,
+        _cleartext_listener,
+        _slack_buttons_nobody_may_click,
+    )
     return [
         ConfigProblem(name, path, message) for check in checks for path, message in check(config)
     ]
@@ -82,6 +88,16 @@ def _cleartext_listener(config: ProctorConfig) -> Iterator[_Warning]:
             "tokens are accepted without TLS only from loopback"
         )
     yield "listeners.postgres.tls.mode", message
+
+
+def _slack_buttons_nobody_may_click(config: ProctorConfig) -> Iterator[_Warning]:
+    for index, channel in enumerate(config.approvals.notify):
+        if isinstance(channel, SlackChannelConfig) and channel.signing_secret and not channel.users:
+            yield (
+                f"approvals.notify[{index}].users",
+                "absent, so every Approve / Deny click in Slack will be refused; map the "
+                "reviewers' Slack member ids to Proctor identities here",
+            )
 
 
 def _is_loopback(address: str) -> bool:

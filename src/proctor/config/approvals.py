@@ -101,7 +101,8 @@ class ApprovalsConfig(ConfigModel):
     workflows: dict[WorkflowName, WorkflowConfig] = Field(default_factory=dict)
     access: AccessRequestsConfig = Field(default_factory=AccessRequestsConfig)
     # How often a held statement checks for a decision made through another worker or
-    # gateway (seconds). Decisions made through the same worker wake it at once.
+    # gateway (seconds). Decisions made through the same worker wake it at once; on a
+    # PostgreSQL store, LISTEN/NOTIFY wakes it promptly and this poll is the fallback.
     poll_interval: Duration = 0.5
     # Where reviewers hear about requests (docs/approvals-notifications.md).
     notify: NotifyChannels = ()

@@ -6,7 +6,8 @@ approvals:
     - {name: sec-webhook, kind: webhook, url: https://hooks.example/proctor,
        secret: "${env:WEBHOOK_SECRET}", events: [requested, approved, denied, break_glass]}
     - {name: slack-dba, kind: slack, url: "${env:SLACK_WEBHOOK_URL}",
-       signing_secret: "${env:SLACK_SIGNING_SECRET}"}
+       signing_secret: "${env:SLACK_SIGNING_SECRET}",
+       users: {U024BE7LH: bob, U0G9QF9C6: {subject: carol, groups: [dba]}}}
     - {name: teams, kind: teams, url: "${env:TEAMS_WEBHOOK_URL}"}
     - {name: mail, kind: email, host: smtp.example, port: 587, starttls: true,
        username: proctor, password: "${env:SMTP_PASSWORD}", from: proctor@example,
@@ -25,6 +26,11 @@ holds one may post). Written literally they show as ``<hidden>`` (a URL keeps it
 host) in ``repr`` and ``public_view``; written as references, the reference text shows.
 Validators never quote a secret: checks on them are reported for the entry, not the key,
 because a key's problem quotes the value found.
+
+Slack ``users``: who a button click is from. Slack tells the gateway a Slack member id, which
+says nothing about Proctor identities; the mapping to a Proctor subject (and the groups that
+workflows check) is written down here, explicitly, rather than guessed from a display name or
+an e-mail a Slack admin can change.
 """
 
 from __future__ import annotations
@@ -70,6 +76,8 @@ _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
 # One plain address; no display names, and nothing that could end a header (CR, LF, ',').
 _ADDRESS = re.compile(r"[^@\s<>,;:\"()\[\]\\]+@[A-Za-z0-9.-]+")
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
+# A Slack member id: U… (or W… for Enterprise Grid), as "Copy member ID" gives it.
+_SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
 
 
 class ChannelKind(enum.StrEnum):
@@ -134,6 +142,21 @@ def _address(value: str) -> str:
     return value
 
 
+def _slack_user_id(value: str) -> str:
+    if not _SLACK_USER_ID.fullmatch(value):
+        raise PydanticCustomError(
+            "slack_user_id",
+            "expected a Slack member id such as U024BE7LH (in Slack: the person's profile, "
+            "then ⋮ → Copy member ID)",
+        )
+    return value
+
+
+def _slack_user(value: object) -> object:
+    # `U024BE7LH: bob` is short for `U024BE7LH: {subject: bob}`.
+    return {"subject": value} if isinstance(value, str) else value
+
+
 ChannelName = Annotated[str, AfterValidator(_channel_name)]
 EventType = Annotated[str, AfterValidator(_event_type)]
 Events = Annotated[tuple[EventType, ...], BeforeValidator(_events), AfterValidator(_unique_events)]
@@ -155,6 +178,27 @@ def redact_url(url: str) -> str:
     port = f":{parts.port}" if parts.port is not None else ""
     has_more = parts.path not in ("", "/") or parts.query or parts.username or parts.password
     return f"{parts.scheme}://{host}{port}/{HIDDEN if has_more else ''}"
+
+
+class SlackUserConfig(ConfigModel):
+    """The Proctor identity a Slack member acts as when clicking Approve / Deny.
+
+    ``email`` is optional and only serves separation of duties: a requester known by that
+    e-mail (under another subject) may not approve their own request from Slack either.
+    """
+
+    subject: Text
+    groups: tuple[Text, ...] = ()
+    email: Address | None = None
+
+    @property
+    def identity_key(self) -> tuple[str, frozenset[str], str | None]:
+        """What makes two mappings the same identity (order of groups does not matter)."""
+        return (self.subject, frozenset(self.groups), self.email.lower() if self.email else None)
+
+
+SlackUserId = Annotated[str, AfterValidator(_slack_user_id)]
+SlackUser = Annotated[SlackUserConfig, BeforeValidator(_slack_user)]
 
 
 class _ChannelConfig(ConfigModel):
@@ -226,6 +270,8 @@ class SlackChannelConfig(_ChannelConfig):
     ``signing_secret``: the Slack app's, for verifying button clicks at
     ``<public_url>/api/approvals/slack``; without it the message has no buttons (a click
     could not be verified), only a link.
+    ``users``: Slack member id -> the Proctor identity that member decides as. A click from a
+    member not listed is refused (the reply names the member id to add).
     """
 
     secret_fields: ClassVar[tuple[str, ...]] = ("signing_secret", "token")
@@ -236,6 +282,7 @@ class SlackChannelConfig(_ChannelConfig):
     signing_secret: Text | None = None
     token: Text | None = None  # xoxb-...: chat.postMessage
     channel: Text | None = None  # chat.postMessage: channel id or name
+    users: dict[SlackUserId, SlackUser] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _token_and_channel(self) -> Self:
@@ -244,6 +291,14 @@ class SlackChannelConfig(_ChannelConfig):
                 "required_by_mode",
                 "token and channel go together (chat.postMessage): give both, or neither for "
                 "an incoming webhook URL",
+            )
+        if self.users and self.signing_secret is None:
+            # Without the secret a click cannot be verified, so nobody could ever use the
+            # mapping: say so rather than leave the operator wondering where the buttons are.
+            raise PydanticCustomError(
+                "required_by_mode",
+                "users: Slack users can only decide through buttons, which need the Slack "
+                "app's signing_secret; add signing_secret or remove users",
             )
         return self
 
@@ -402,13 +457,40 @@ def _unique_names(channels: tuple[Any, ...]) -> tuple[Any, ...]:
                     input=channel.name,
                 )
             )
+    errors += _conflicting_slack_users(channels)
     if errors:
         raise ValidationError.from_exception_data("NotifyChannels", errors)
     return channels
 
 
+def _conflicting_slack_users(channels: tuple[Any, ...]) -> list[InitErrorDetails]:
+    """A Slack member mapped by two channels must be the same Proctor identity in both: the
+    callback route cannot tell which channel's message a click came from."""
+    seen: dict[str, tuple[int, SlackUserConfig]] = {}
+    errors = []
+    for index, channel in enumerate(channels):
+        if not isinstance(channel, SlackChannelConfig):
+            continue
+        for user_id, user in channel.users.items():
+            first = seen.setdefault(user_id, (index, user))
+            if first[0] != index and first[1].identity_key != user.identity_key:
+                errors.append(
+                    InitErrorDetails(
+                        type=PydanticCustomError(
+                            "slack_user_conflict",
+                            f"Slack member {user_id} is mapped differently in "
+                            f"notify[{first[0]}]; map each member to one identity",
+                        ),
+                        loc=(index, "users", user_id),
+                        input=None,
+                    )
+                )
+    return errors
+
+
 # One entry of `approvals.notify`, validated by its kind. A wrap validator that never calls
 # the handler: unlike a plain one it keeps the union's serializer for model_dump.
 NotifyChannel = Annotated[NotifyChannelConfig, WrapValidator(_channel)]
-# `approvals.notify`: channel names are unique (logs and metrics are labelled by them).
+# `approvals.notify`: channel names are unique (logs and metrics are labelled by them), and a
+# Slack member maps to one identity.
 NotifyChannels = Annotated[tuple[NotifyChannel, ...], AfterValidator(_unique_names)]

@@ -27,6 +27,7 @@ _NO_FOUND_VALUE = frozenset(
         "missing",
         "extra_forbidden",
         "duplicate_name",
+        "slack_user_conflict",
         "required_by_mode",
         "unused_for_mode",
         "unknown_connection",

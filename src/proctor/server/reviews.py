@@ -1,15 +1,26 @@
 """Held statements waiting for reviewers: the asyncio side of `proctor.approvals`.
 
-A held statement waits on an event that a decision made through this worker sets at once
-(the REST API and the CLI's calls land on some worker's HTTP listener); decisions made
-through another worker or gateway are seen by polling the store every ``poll_interval``.
-Store calls run in threads: the event loop never waits on the database.
+A held statement waits on an event that is set when its request may have changed:
+
+- at once by a decision made through this worker (the REST API, the CLI's calls and Slack's
+  button clicks land on some worker's HTTP listener: ``wake``);
+- promptly, on a PostgreSQL store, by a decision made through any other worker or gateway:
+  the store announces every change with NOTIFY and the worker's ``StoreListener`` calls
+  ``changed_elsewhere`` with the request id (``wake_all`` after it reconnects, for what it
+  missed), which also makes the API's live feed poll at once;
+- otherwise by polling the store every ``poll_interval`` (SQLite, or while the LISTEN
+  connection is down).
+
+Whatever set the event, the waiter re-reads the request from the store: a notice is only a
+hint to look now, never the decision itself. Store calls run in threads: the event loop
+never waits on the database.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from proctor.approvals.service import ApprovalService, Publish
@@ -31,12 +42,33 @@ class ServerReviews:
         self._policy = policy
         self._poll = max(0.05, poll_interval)
         self._waiters: dict[str, asyncio.Event] = {}
+        self._change_listeners: list[Callable[[], None]] = []
 
     def wake(self, request_id: str) -> None:
         """A decision was just made here: the held statement need not wait for the poll."""
         event = self._waiters.get(request_id)
         if event is not None:
             event.set()
+
+    def add_change_listener(self, listener: Callable[[], None]) -> None:
+        """Also call ``listener`` (on the event loop) when another process changed a request:
+        the API's live feed then polls the store at once."""
+        self._change_listeners.append(listener)
+
+    def changed_elsewhere(self, request_id: str) -> None:
+        """A store notice: another worker or gateway changed this request."""
+        self.wake(request_id)
+        self._tell_listeners()
+
+    def wake_all(self) -> None:
+        """Every held statement looks at the store now (notices may have been missed)."""
+        for event in list(self._waiters.values()):
+            event.set()
+        self._tell_listeners()
+
+    def _tell_listeners(self) -> None:
+        for listener in self._change_listeners:
+            listener()
 
     def url(self, request_id: str) -> str | None:
         return self.service.url(request_id)
@@ -73,6 +105,9 @@ class ServerReviews:
         event = self._waiters.setdefault(request_id, asyncio.Event())
         try:
             while True:
+                # Cleared before the read, not after: a wake-up arriving while the store is
+                # read must leave the event set, or the change waits for the next poll.
+                event.clear()
                 current = await asyncio.to_thread(self.service.get, request_id)
                 if current is None:
                     raise LookupError(f"approval request {request_id} disappeared")
@@ -82,7 +117,6 @@ class ServerReviews:
                 if left <= 0:
                     await asyncio.to_thread(self.service.expire, request_id)
                     continue  # re-read: a decision may have won the race
-                event.clear()
                 try:
                     async with asyncio.timeout(min(self._poll, left)):
                         await event.wait()

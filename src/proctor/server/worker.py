@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -28,11 +29,15 @@ from proctor.server.http import build_app
 from proctor.server.metrics import Metrics
 from proctor.server.notify import build_notifier
 from proctor.server.pg_listener import PgListener
-from proctor.server.reviews import build_reviews
+from proctor.server.reviews import ServerReviews, build_reviews
 from proctor.server.spec import WorkerSpec
+from proctor.server.store_listener import StoreListener
 from proctor.server.streams import TcpNetwork
 from proctor.server.tls import server_context
 from proctor.sql.templates import TemplateAnalyzer
+from proctor.store import SqlStore
+from proctor.store.interfaces import Store
+from proctor.store.notifications import listen_conninfo
 
 log = logging.getLogger("proctor.worker")
 
@@ -193,11 +198,13 @@ class Worker:
             else None
         )
         expirer = loop.create_task(reviews.expire_loop()) if reviews is not None else None
+        grants_changed = asyncio.Event()
         grant_ender = (
-            loop.create_task(end_ungranted_sessions(listener, identity.grants))
+            loop.create_task(end_ungranted_sessions(listener, identity.grants, grants_changed))
             if listener is not None and identity.grants is not None
             else None
         )
+        store_listener = start_store_listener(store, reviews, grants_changed)
         await self._stop.wait()
         self._draining = True
         if revalidator is not None:
@@ -209,6 +216,11 @@ class Worker:
         if listener is not None:
             listener.stop_accepting()
             await listener.drain(cfg.gateway.drain_timeout)
+        if store_listener is not None:
+            # After the drain: statements still held while sessions drain want their wake-up.
+            store_listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await store_listener
         flusher.cancel()
         if idler is not None:
             idler.cancel()
@@ -265,16 +277,48 @@ async def end_revoked_sessions(listener: PgListener, identity: IdentityRuntime) 
             session.close("token_revoked")
 
 
+def start_store_listener(
+    store: Store, reviews: ServerReviews | None, grants_changed: asyncio.Event
+) -> asyncio.Task[None] | None:
+    """On a PostgreSQL store, listen for changes made by other workers and gateways: a held
+    statement wakes when its request is decided, grant checks run when a grant is revoked.
+    None on SQLite (polling covers it there)."""
+    conninfo = listen_conninfo(store) if isinstance(store, SqlStore) else None
+    if conninfo is None or reviews is None:
+        return None
+    held = reviews
+
+    def changed(key: str) -> None:
+        if key.startswith("grt_"):
+            grants_changed.set()
+        else:
+            held.changed_elsewhere(key)
+
+    def connected() -> None:
+        held.wake_all()
+        grants_changed.set()
+
+    return asyncio.get_running_loop().create_task(StoreListener(conninfo, changed, connected).run())
+
+
 GRANT_CHECK_INTERVAL = 1.0
 
 
 async def end_ungranted_sessions(
-    listener: PgListener, grants: AccessGrants, interval: float = GRANT_CHECK_INTERVAL
+    listener: PgListener,
+    grants: AccessGrants,
+    changed: asyncio.Event | None = None,
+    interval: float = GRANT_CHECK_INTERVAL,
 ) -> None:
-    """Every second, end the sessions admitted by a just-in-time access grant that has
-    expired or been revoked (57P01), unless a renewed grant covers them."""
+    """Every second, or as soon as ``changed`` is set (a grant was revoked somewhere), end
+    the sessions admitted by a just-in-time access grant that has expired or been revoked
+    (57P01), unless a renewed grant covers them."""
+    changed = changed or asyncio.Event()
     while True:
-        await asyncio.sleep(interval)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(interval):
+                await changed.wait()
+        changed.clear()
         relying = [(s, s.access_grant) for s in listener.sessions if s.access_grant is not None]
         if not relying:
             continue

@@ -4,6 +4,9 @@ A decision is taken inside one write transaction that re-reads the request: two 
 approving at once through different workers cannot both count as "the last approval needed",
 and nobody decides a request that has just expired or been withdrawn.
 
+Every change to a request or a grant is announced in its own transaction (``notifications``:
+PostgreSQL NOTIFY, delivered at commit), so processes waiting on it wake without polling.
+
 The tables are declared on the store's ``metadata`` (``schema`` imports this module), so the
 migrations and the schema-drift test see one schema.
 """
@@ -43,6 +46,7 @@ from proctor.model import (
     Scope,
 )
 from proctor.store.errors import StoreError
+from proctor.store.notifications import notify_change
 from proctor.store.schema import ID, UtcDateTime, metadata
 from proctor.store.tables import TablesOnStore
 
@@ -173,6 +177,7 @@ class ApprovalStore(TablesOnStore):
                     decided_at=request.decided_at,
                 )
             )
+            notify_change(conn, request.id)  # the live feeds of other workers
 
     def get_request(self, request_id: str) -> ApprovalRequest | None:
         with self._tx() as conn:
@@ -250,6 +255,7 @@ class ApprovalStore(TablesOnStore):
                     .values(scope=scope.value)
                 )
                 updated = _replace(updated, scope=scope)
+            notify_change(conn, request_id)
             return updated
 
     def changed_since(self, since: datetime, limit: int = 500) -> list[ApprovalRequest]:
@@ -275,7 +281,10 @@ class ApprovalStore(TablesOnStore):
         at = at or _now()
         with self._tx(write=True) as conn:
             done = self._set_status(conn, request_id, status, at)
-            return self._load(conn, request_id) if done else None
+            if not done:
+                return None
+            notify_change(conn, request_id)
+            return self._load(conn, request_id)
 
     def expire_due(self, now: datetime | None = None) -> list[ApprovalRequest]:
         """Mark every pending request past its expiry as expired; return them."""
@@ -292,7 +301,8 @@ class ApprovalStore(TablesOnStore):
                 .all()
             )
             for request_id in ids:
-                self._set_status(conn, request_id, RequestStatus.EXPIRED, now)
+                if self._set_status(conn, request_id, RequestStatus.EXPIRED, now):
+                    notify_change(conn, request_id)
             return [r for r in (self._load(conn, i) for i in ids) if r is not None]
 
     def _set_status(
@@ -400,6 +410,9 @@ class ApprovalStore(TablesOnStore):
                 .where(access_grants.c.id == grant_id, access_grants.c.revoked_at.is_(None))
                 .values(revoked_at=at or _now())
             )
+            if result.rowcount:
+                # Sessions admitted by the grant end at once on every worker and replica.
+                notify_change(conn, grant_id)
             return bool(result.rowcount)
 
 

@@ -247,3 +247,92 @@ def test_addresses_cannot_inject_headers() -> None:
         " to: [d@example]}]"
     )
     assert found["notify[0].from"].startswith("expected a plain e-mail address")
+
+
+# -- Slack members -> Proctor identities (the button callback) -----------------------------------
+
+
+def test_slack_users_map_members_to_identities() -> None:
+    root = loaded(
+        f"""\
+        notify:
+          - name: slack
+            kind: slack
+            url: "{SLACK_URL}"
+            signing_secret: "${{env:SLACK_SIGNING_SECRET}}"
+            users:
+              U024BE7LH: bob
+              W0G9QF9C6: {{subject: carol, groups: [dba, approver], email: carol@example.com}}
+        """,
+        {"SLACK_SIGNING_SECRET": SLACK_SIGNING},
+    )
+    slack = root.notify[0]
+    assert isinstance(slack, SlackChannelConfig)
+    bob, carol = slack.users["U024BE7LH"], slack.users["W0G9QF9C6"]
+    assert (bob.subject, bob.groups, bob.email) == ("bob", (), None)
+    assert (carol.subject, carol.groups, carol.email) == (
+        "carol",
+        ("dba", "approver"),
+        "carol@example.com",
+    )
+    # The mapping is not secret: it shows in the public view (and the fingerprint).
+    assert slack.public_view()["users"]["U024BE7LH"] == {
+        "subject": "bob",
+        "groups": [],
+        "email": None,
+    }
+    assert slack.public_view()["signing_secret"] == "${env:SLACK_SIGNING_SECRET}"
+
+
+def test_slack_users_without_a_signing_secret_are_refused() -> None:
+    found = problems(
+        """\
+        notify:
+          - {name: s, kind: slack, url: https://hooks.slack.com/x, users: {U024BE7LH: bob}}
+        """
+    )
+    assert found["notify[0]"].startswith("users: Slack users can only decide through buttons")
+    assert "signing_secret" in found["notify[0]"]
+
+
+def test_slack_member_ids_and_mappings_are_checked_where_written() -> None:
+    found = problems(
+        f"""\
+        notify:
+          - name: s
+            kind: slack
+            url: https://hooks.slack.com/x
+            signing_secret: {SLACK_SIGNING}
+            users:
+              bob: bob
+              u024be7lh: bob
+              U1111111: {{subject: ""}}
+              U2222222: {{subject: x, grops: [a]}}
+              U3333333: {{subject: x, email: "x@y\\nBcc: z@w"}}
+              U4444444: [bob]
+        """
+    )
+    assert found["notify[0].users.bob"].startswith("invalid key: expected a Slack member id")
+    assert "notify[0].users.u024be7lh" in found
+    assert found["notify[0].users.U1111111.subject"].startswith("expected a non-empty string")
+    assert found["notify[0].users.U2222222.grops"] == "unknown key 'grops'"
+    assert found["notify[0].users.U3333333.email"].startswith("expected a plain e-mail address")
+    assert "notify[0].users.U4444444" in found
+    for message in found.values():
+        assert SLACK_SIGNING not in message
+
+
+def test_a_slack_member_maps_to_one_identity_across_channels() -> None:
+    found = problems(
+        f"""\
+        notify:
+          - {{name: a, kind: slack, url: https://hooks.slack.com/a, signing_secret: {SLACK_SIGNING},
+             users: {{U024BE7LH: bob, U0G9QF9C6: {{subject: carol, groups: [dba, x]}}}}}}
+          - {{name: b, kind: slack, url: https://hooks.slack.com/b, signing_secret: {SLACK_SIGNING},
+             users: {{U024BE7LH: mallory, U0G9QF9C6: {{subject: carol, groups: [x, dba]}}}}}}
+        """
+    )
+    assert found == {
+        "notify[1].users.U024BE7LH": "Slack member U024BE7LH is mapped differently in "
+        "notify[0]; map each member to one identity"
+    }

@@ -73,3 +73,15 @@ def test_cleartext_listener_on_loopback_is_fine(write_config: WriteConfig) -> No
         "version: 1\n", "version: 1\nlisteners:\n  postgres: {address: '::1', tls: {mode: off}}\n"
     )
     assert warnings_for(write_config, text) == []
+
+
+def test_slack_buttons_that_nobody_may_click(write_config: WriteConfig) -> None:
+    slack = (
+        "approvals:\n  notify:\n    - {name: s, kind: slack, url: https://hooks.slack.com/x,"
+        " signing_secret: '${env:SS}'%s}\n"
+    )
+    (warning,) = warnings_for(write_config, WITH_LISTENER + slack % "", SS="s" * 32)
+    assert warning[0] == "approvals.notify[0].users"
+    assert "every Approve / Deny click in Slack will be refused" in warning[1]
+    mapped = WITH_LISTENER + slack % ", users: {U024BE7LH: bob}"
+    assert warnings_for(write_config, mapped, SS="s" * 32) == []
