@@ -95,6 +95,9 @@ approval_requests = Table(
     Index(None, "status"),
     Index(None, "requester"),
     Index(None, "session_id"),
+    # The live feed asks "changed since T" every poll; the evidence pack reads a period.
+    Index(None, "created_at"),
+    Index(None, "decided_at"),
 )
 
 approval_decisions = Table(
@@ -113,6 +116,7 @@ approval_decisions = Table(
     Column("break_glass", Boolean, nullable=False),
     Column("at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("request_id", "approver"),
+    Index(None, "at"),
 )
 
 

@@ -435,7 +435,7 @@ class StoreContract:
     # -- schema -------------------------------------------------------------------------------
 
     def test_migrated_schema_matches_the_metadata(self, store: SqlStore) -> None:
-        assert store.schema_revision() == head_revision() == "0007"
+        assert store.schema_revision() == head_revision() == "0008"
         assert table_names(store) >= OUR_TABLES
         assert schema_diff(store) == []
 
@@ -473,7 +473,7 @@ class StoreContract:
             assert not OUR_TABLES & table_names(store)
             assert store.schema_revision() is None
             store.migrate()
-            assert store.schema_revision() == "0007"
+            assert store.schema_revision() == "0008"
             assert schema_diff(store) == []
             issued = store.create_token("alice", frozenset(), timedelta(hours=1))
             assert store.verify_token(issued.secret) == issued.record
