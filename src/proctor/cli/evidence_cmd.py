@@ -16,12 +16,13 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from proctor.cli.options import config_option, json_option
+from proctor.evidence import scope
 
 
 @click.group("evidence")
@@ -30,27 +31,17 @@ def evidence_group() -> None:
 
 
 def parse_when(text: str, *, end: bool) -> datetime:
-    """``2026-09-30`` (a whole day: ``--to`` includes it) or an ISO 8601 date-time (UTC
-    unless it carries an offset)."""
     try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return moment + timedelta(days=1) if end else moment
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not a date (YYYY-MM-DD) or ISO date-time") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return scope.parse_when(text, end=end)
+    except scope.ScopeError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def parse_tags(values: Sequence[str]) -> dict[str, str]:
-    tags: dict[str, str] = {}
-    for value in values:
-        key, sep, val = value.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{value!r}: expected KEY=VALUE", param_hint="--tag")
-        tags[key] = val
-    return tags
+    try:
+        return scope.parse_tags(values)
+    except scope.ScopeError as exc:
+        raise click.BadParameter(str(exc), param_hint="--tag") from None
 
 
 @evidence_group.command("export")
@@ -67,6 +58,12 @@ def parse_tags(values: Sequence[str]) -> dict[str, str]:
     help="Directory to write (new or empty).",
 )
 @click.option("--zip", "make_zip", is_flag=True, help="Also write OUT.zip.")
+@click.option(
+    "--remote",
+    is_flag=True,
+    help="Have the gateway at $PROCTOR_URL build the pack (token: $PROCTOR_TOKEN or "
+    "`proctor login`): no configuration, database or keys needed here.",
+)
 def export_command(
     config_path: Path,
     start_text: str,
@@ -75,10 +72,16 @@ def export_command(
     tags: tuple[str, ...],
     out: Path,
     make_zip: bool,
+    remote: bool,
 ) -> None:
     """Export the evidence pack of a period (auditor or admin role)."""
+    if remote:
+        from proctor.cli.evidence_remote import download_pack
+
+        download_pack(start_text, end_text, connections, tags, out, keep_zip=make_zip)
+        return
     from proctor import __version__
-    from proctor.cli.evidence_export import exporter_subject, open_inputs, scope_connections
+    from proctor.cli.evidence_export import exporter_subject, open_inputs
     from proctor.evidence.model import Scope
     from proctor.evidence.pack import PackError, export_pack, zip_pack
 
@@ -90,8 +93,13 @@ def export_command(
     inputs = open_inputs(config_path)
     try:
         subject = exporter_subject(inputs)
-        chosen = scope_connections(inputs.config, connections, tag_filter)
-        scope = Scope(
+        try:
+            chosen = scope.scope_connections(
+                inputs.config.connection_models(), connections, tag_filter
+            )
+        except scope.ScopeError as exc:
+            raise click.ClickException(str(exc)) from exc
+        covered = Scope(
             start=start,
             end=end,
             connections=chosen,
@@ -104,7 +112,7 @@ def export_command(
         with _progress(total) as advance:
             result = export_pack(
                 inputs.source,
-                scope,
+                covered,
                 out,
                 signer=inputs.signer,
                 recordings=inputs.recordings,

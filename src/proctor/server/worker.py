@@ -15,6 +15,7 @@ from proctor import __version__
 from proctor.adapters.postgres.ports import CancelTarget, PgContext, PgSettings
 from proctor.adapters.postgres.upstream_tls import send_cancel
 from proctor.api.approvals_routes import add_approval_routes
+from proctor.api.evidence_routes import add_evidence_routes
 from proctor.api.identity_setup import IdentityRuntime, build_identity, public_url
 from proctor.api.routes import add_identity_routes
 from proctor.approvals.grants import AccessGrants
@@ -166,6 +167,7 @@ class Worker:
                 [
                     lambda app: add_identity_routes(app, identity),
                     lambda app: add_approval_routes(app, identity, reviews, connection_names),
+                    lambda app: add_evidence_routes(app, identity, cfg, store),
                 ],
             ),
             access_log=None,

@@ -34,7 +34,7 @@ from proctor.recording.verify import verify_all
 from tests.integration.conftest import APP_ROLE, Gateway, ShopDb, eventually, launch_gateway
 from tests.integration.evidence.test_report_browser import png_size
 from tests.integration.postgres.test_approvals import DEMO_POLICY, finish, run_held
-from tests.integration.postgres.test_approvals_api import PROCTOR, cli, cli_env, held_id
+from tests.integration.postgres.test_approvals_api import PROCTOR, api, cli, cli_env, held_id
 
 pytestmark = pytest.mark.integration
 
@@ -382,6 +382,37 @@ def test_reports_have_every_control_section(pack: Path) -> None:
     for control in CONTROL_IDS:
         assert control in html, control
         assert control in text, control
+
+
+def test_auditors_export_through_the_gateway_api(
+    gw: Gateway, pack: Path, scenario: dict[str, Any], tmp_path: Path
+) -> None:
+    """`--remote`: the gateway builds the pack; nothing but a token is needed here."""
+    today = datetime.now(UTC).date()
+    period = ["--from", (today - timedelta(days=1)).isoformat(), "--to", today.isoformat()]
+
+    def remote(who: str, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+        args = ["evidence", "export", "--remote", *period, "--out", str(out), *extra]
+        env = {**cli_env(gw, who), "PROCTOR_CONFIG": str(tmp_path / "no-such.yaml")}
+        return subprocess.run(
+            [str(PROCTOR), *args], env=env, capture_output=True, text=True, timeout=300
+        )
+
+    done = remote("dana", tmp_path / "remote", "--zip")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "remote.zip").exists()
+    local, fetched = figures(pack), figures(tmp_path / "remote")
+    assert fetched["sessions"] == local["sessions"] == 5
+    assert fetched["masked_by_type"] == local["masked_by_type"]
+    assert json.loads((tmp_path / "remote" / "manifest.json").read_text())["generated_by"] == "dana"
+    assert verify(gw, tmp_path / "remote").returncode == 0
+    refused = remote("alice", tmp_path / "by-alice")
+    assert refused.returncode == 1 and "alice may not export evidence" in refused.stderr
+    assert not (tmp_path / "by-alice").exists()
+    status, body = api(gw, "dana", "GET", "/api/evidence?from=yesterday&to=2026-01-01")
+    assert status == 400 and "not a date" in body["message"]
+    status, body = api(gw, None, "GET", "/api/evidence?from=2026-01-01&to=2026-01-02")
+    assert status == 401
 
 
 def test_exported_report_renders_in_chromium(pack: Path, browser: Any) -> None:
