@@ -35,14 +35,10 @@ from tests.integration.conftest import APP_ROLE, Gateway, ShopDb, eventually, la
 from tests.integration.evidence.test_report_browser import png_size
 from tests.integration.postgres.test_approvals import DEMO_POLICY, finish, run_held
 from tests.integration.postgres.test_approvals_api import PROCTOR, api, cli, cli_env, held_id
+from tests.integration.postgres.test_jit_access import APPROVALS
 
 pytestmark = pytest.mark.integration
 
-APPROVALS = {
-    "workflows": {"shop-writes": {"approvers": {"groups": ["approver"]}, "expires": "60s"}},
-    "access": {"workflow": "shop-writes", "max_duration": "1h"},
-    "poll_interval": "0.2s",
-}
 IDENTITY = {
     "access": [
         {"connections": ["shop", "scratch"], "groups": ["analyst", "approver", "admin"]},

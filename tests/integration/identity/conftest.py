@@ -7,7 +7,6 @@ HTTP server serving its JWKS, the OpenID Provider as a node process (``tests/oid
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -25,6 +24,7 @@ import pytest
 import yaml
 
 from proctor.demo.pgcluster import free_port
+from tests.browser import browser  # noqa: F401 - the fixture, for this folder's tests
 from tests.integration.conftest import ALLOW_ALL_POLICY, Gateway, ShopDb, write_config
 from tests.oidc.issuer import TestIssuer
 from tests.oidc.provider import OidcProvider, start_provider
@@ -176,32 +176,8 @@ def oidc_provider(node_ready: None, tmp_path: Path) -> Iterator[Callable[..., Oi
         provider.stop()
 
 
-def chromium_path() -> str | None:
-    for candidate in (os.environ.get("PROCTOR_CHROMIUM"), "/usr/bin/chromium"):
-        if candidate and Path(candidate).exists():
-            return candidate
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    executable = chromium_path()
-    need(executable is not None, "chromium is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        need(False, "playwright is not installed (pip install playwright)")
-        raise
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(
-            executable_path=executable, args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield instance
-        instance.close()
-
-
-def new_page(browser: Any) -> Any:
-    context = browser.new_context()
+def new_page(chromium: Any) -> Any:
+    context = chromium.new_context()
     # Only loopback: the provider's pages link a web font, and tests never leave the machine.
     context.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"), lambda route: route.abort())
     return context.new_page()
