@@ -40,6 +40,21 @@ def remember_versions(store: SqlStore, cfg: ProctorConfig, policy: Policy) -> No
     versions.config_seen("policy", policy.fingerprint(), policy.source)
 
 
+def warn_if_clock_unsynchronized() -> None:
+    """Recordings carry the gateway clock's times: say so at start when NTP does not keep it
+    synchronized (each recording also notes the clock's state; docs/recording-format.md)."""
+    import logging
+
+    from proctor.recording.clock import read_clock
+
+    clock = read_clock()
+    if clock is not None and not clock.synchronized:
+        logging.getLogger("proctor.gateway").warning(
+            "clock_unsynchronized",
+            extra={"max_error_seconds": clock.max_error_us / 1e6, "source": clock.source},
+        )
+
+
 @click.command("gateway")
 @config_option
 @click.option(
@@ -71,6 +86,7 @@ def gateway_command(config_path: Path, workers: int | None) -> None:
             f"{cfg.config_path} does not declare under approvals.workflows"
         )
     jsonlog.configure(cfg.gateway.log_level, pid=os.getpid())
+    warn_if_clock_unsynchronized()
     # Recording keys and storage are checked once, before workers fork: a missing bucket or
     # a wrong secret stops the gateway now, not at the first session.
     from proctor.recording.keystore import ensure_keys

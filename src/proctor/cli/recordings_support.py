@@ -239,9 +239,14 @@ def _plain(value: Any) -> Any:
 
 
 def event_json(rec: RecordedEvent) -> dict[str, Any]:
-    """One event as a JSON object: ``seq``, ``at`` (ISO 8601 UTC), ``type`` and the event's
-    fields; byte strings (result cells, raw wire data, terminal data) in base64."""
-    out: dict[str, Any] = {"seq": rec.seq, "at": iso_time(rec.at), "type": event_type(rec)}
+    """One event as a JSON object: ``seq`` (its record's), ``index`` (its place in that
+    record, for events of a batch record only), ``at`` (ISO 8601 UTC), ``type`` and the
+    event's fields; byte strings (result cells, raw wire data, terminal data) in base64."""
+    out: dict[str, Any] = {"seq": rec.seq}
+    if rec.index is not None:
+        out["index"] = rec.index
+    out["at"] = iso_time(rec.at)
+    out["type"] = event_type(rec)
     for f in dataclasses.fields(rec.event):
         if f.name != "at":
             out[f.name] = _plain(getattr(rec.event, f.name))
@@ -317,6 +322,7 @@ def render_event(rec: RecordedEvent, offset: float, *, max_rows: int) -> list[st
                 f"({e.protocol}) from {e.client_addr}",
                 f"token {e.token_id or '-'}, policy {e.policy_hash or '-'}, "
                 f"gateway {e.gateway_version or '-'}",
+                e.clock.describe() if e.clock is not None else "clock state not known",
             ]
         case StatementEvent():
             rule = f", rule {e.rule}" if e.rule else ""

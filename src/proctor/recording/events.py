@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
 from proctor.model import SessionEnd, SessionStart, StatementRecord
+from proctor.recording.clock import ClockStatus
 from proctor.recording.format import FormatError, RecordType
 
 MaskCounts = Mapping[str, Mapping[str, int]]  # column → detector/type → cells masked
@@ -67,9 +68,16 @@ class SessionStarted:
     token_id: str | None = None
     policy_hash: str | None = None
     gateway_version: str = ""
+    # The gateway clock's state when the session started (None: not known on this host).
+    clock: ClockStatus | None = None
 
     @classmethod
-    def from_model(cls, start: SessionStart, policy_hash: str | None = None) -> SessionStarted:
+    def from_model(
+        cls,
+        start: SessionStart,
+        policy_hash: str | None = None,
+        clock: ClockStatus | None = None,
+    ) -> SessionStarted:
         return cls(
             at=start.started_at,
             subject=start.subject,
@@ -81,10 +89,13 @@ class SessionStarted:
             token_id=start.token_id,
             policy_hash=policy_hash,
             gateway_version=start.gateway_version,
+            clock=clock,
         )
 
     def payload(self) -> dict[str, Any]:
+        clock = {"clock": self.clock.as_map()} if self.clock is not None else {}
         return {
+            **clock,
             "subject": self.subject,
             "groups": sorted(self.groups),  # sets have no order; sort for determinism
             "connection": self.connection,
@@ -112,6 +123,7 @@ class SessionStarted:
             token_id=_opt(p, "token_id", str),
             policy_hash=_opt(p, "policy_hash", str),
             gateway_version=_get(p, "gateway_version", str),
+            clock=ClockStatus.from_map(p.get("clock")),
         )
 
 

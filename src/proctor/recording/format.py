@@ -1,4 +1,4 @@
-"""The recording format, version 1: records, framing, hashing (docs/recording-format.md).
+"""The recording format, version 2: records, framing, hashing (docs/recording-format.md).
 
 A session is a chain of records. Each record is a deterministic-CBOR array
 ``[type, seq, at, prev, stag, body]``; ``prev`` is the hash of the record before it (for
@@ -6,6 +6,10 @@ seq 0, the session's genesis value), so altering, dropping, reordering or splici
 record breaks every hash after it. Records are stored in segments: an 8-byte magic, then
 frames of ``u32 big-endian length || record``. Every segment a writer produces ends with a
 signed record (checkpoint or seal), so whatever reached storage is signed.
+
+Version 2 adds one record type, the batch (9): several events in one record, so the
+gateway pays for one encryption, one record and one hash per batch instead of per event.
+Version 1 recordings (no batches) still read and verify; the framing is unchanged.
 
 Hashes cover the record bytes exactly as stored, so a verifier never re-encodes anything
 and needs no CBOR canonicalisation of its own to check the chain.
@@ -24,8 +28,10 @@ from typing import Any
 
 import cbor2
 
-FORMAT_VERSION = 1
-SEGMENT_MAGIC = b"PRCTSEG\x01"  # last byte: format version
+FORMAT_VERSION = 2  # what the writer writes (the start record's "fmt")
+FORMAT_VERSIONS = frozenset({1, 2})  # what readers and the verifier accept
+BATCH_FORMAT = 2  # the first version with batch records
+SEGMENT_MAGIC = b"PRCTSEG\x01"  # last byte: framing version (1 in format versions 1 and 2)
 MAX_RECORD = 64 * 1024 * 1024  # a larger length prefix is corruption, not a record
 _LEN = struct.Struct(">I")
 
@@ -49,6 +55,7 @@ class RecordType(IntEnum):
     MASKING = 6
     TERMINAL = 7
     END = 8
+    BATCH = 9  # format 2: several events of types 2-7 in one record (batch.py)
     CHECKPOINT = 64
     SEAL = 65
 
@@ -126,18 +133,25 @@ def encode_record(
     return raw, record_hash(raw)
 
 
-def _head(major: int, n: int) -> bytes:
-    """A CBOR item head in its shortest form (RFC 8949 §4.2.1)."""
-    m = major << 5
+_SMALL_HEADS = tuple(tuple(bytes((major << 5 | n,)) for n in range(24)) for major in range(8))
+_HEAD1 = tuple(bytes((major << 5 | 24,)) for major in range(8))
+_HEAD2 = tuple(bytes((major << 5 | 25,)) for major in range(8))
+_HEAD4 = tuple(bytes((major << 5 | 26,)) for major in range(8))
+_HEAD8 = tuple(bytes((major << 5 | 27,)) for major in range(8))
+
+
+def head(major: int, n: int) -> bytes:
+    """A CBOR item head in its shortest form (RFC 8949 §4.2.1): major type ``major``
+    (0 uint, 2 bstr, 3 tstr, 4 array, 5 map) with argument ``n`` (value or length)."""
     if n < 24:
-        return bytes((m | n,))
+        return _SMALL_HEADS[major][n]
     if n < 0x100:
-        return bytes((m | 24, n))
+        return _HEAD1[major] + n.to_bytes(1, "big")
     if n < 0x10000:
-        return bytes((m | 25,)) + n.to_bytes(2, "big")
+        return _HEAD2[major] + n.to_bytes(2, "big")
     if n < 0x100000000:
-        return bytes((m | 26,)) + n.to_bytes(4, "big")
-    return bytes((m | 27,)) + n.to_bytes(8, "big")
+        return _HEAD4[major] + n.to_bytes(4, "big")
+    return _HEAD8[major] + n.to_bytes(8, "big")
 
 
 _ARRAY6 = b"\x86"
@@ -154,14 +168,14 @@ def encode_content_record(
     return b"".join(
         (
             _ARRAY6,
-            _head(0, rtype),
-            _head(0, seq),
-            _head(0, at),
+            head(0, rtype),
+            head(0, seq),
+            head(0, at),
             _BSTR32,
             prev,
             _BSTR8,
             stag,
-            _head(2, len(body)),
+            head(2, len(body)),
             body,
         )
     )

@@ -14,10 +14,12 @@ from datetime import datetime
 import cbor2
 
 from proctor.recording import layout
+from proctor.recording.batch import decode_batch
 from proctor.recording.events import EVENT_CLASSES, Event
 from proctor.recording.format import (
+    BATCH_FORMAT,
     CONTENT_TYPES,
-    FORMAT_VERSION,
+    FORMAT_VERSIONS,
     FormatError,
     RecordType,
     decode_record,
@@ -36,9 +38,10 @@ class RecordingCorrupt(Exception):
 
 @dataclass(frozen=True, slots=True)
 class RecordedEvent:
-    seq: int
+    seq: int  # the record's seq
     at: datetime
     event: Event
+    index: int | None = None  # its position in a batch record (format 2); None otherwise
 
 
 def read_session(
@@ -51,6 +54,7 @@ def read_session(
     seq = 0
     dek: DataKey | None = None
     encrypted = False
+    fmt = 0
     keys = [k for k in storage.list(layout.session_prefix(session_id))]
     segments = sorted(i for k in keys if (i := layout.segment_index(k)) is not None)
     if segments != list(range(len(segments))):
@@ -67,7 +71,8 @@ def read_session(
                     continue
                 if rec.type == RecordType.START:
                     body = rec.body
-                    if body.get("fmt") != FORMAT_VERSION or body.get("sid") != session_id:
+                    fmt = body.get("fmt")
+                    if fmt not in FORMAT_VERSIONS or body.get("sid") != session_id:
                         raise RecordingCorrupt("start record of another format or session")
                     enc = body.get("enc")
                     if enc is not None:
@@ -84,6 +89,16 @@ def read_session(
                     plain = dek.decrypt(
                         rec.seq, ciphertext, payload_aad(rec.stag, rec.type, rec.seq)
                     )
+                if rec.type == RecordType.BATCH:
+                    if fmt < BATCH_FORMAT:
+                        raise RecordingCorrupt(
+                            f"record {rec.seq}: a batch in a format {fmt} session"
+                        )
+                    for index, (etype, at_us, entry) in enumerate(decode_batch(plain)):
+                        at = from_micros(at_us)
+                        event = EVENT_CLASSES[etype].from_payload(at, entry)
+                        yield RecordedEvent(rec.seq, at, event, index)
+                    continue
                 payload = cbor2.loads(plain)
                 if not isinstance(payload, dict):
                     raise RecordingCorrupt(f"record {rec.seq}: payload is not a map")

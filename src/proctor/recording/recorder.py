@@ -1,10 +1,16 @@
 """The gateway's tamper-evident recorder: session events in, signed segments and ledger out.
 
-Same shape as the store writer (``writer.py``): the event loop only appends to a list; a
+Same shape as the store writer (``writer.py``): the event loop only appends to a deque; a
 thread of its own wakes on a timer, encodes, encrypts and hashes the events
 (``SessionRecordingWriter``), writes a signed segment for every session whose checkpoint is
 due, and commits the ledger once per round. Encoding on the event loop would cost every
-session 20-40 µs per statement; here it costs the loop one list append.
+session 20-40 µs per statement; here it costs the loop one append.
+
+Per round, each session's events go into one batch record (format 2, ``batch.py``): one
+encryption, one record and one hash for all of them, and the two events of every statement
+(the statement, the reply bytes) encoded by hand. Recording one event per record, with
+cbor2 and AES-GCM per event, cost the thread ~75 µs per statement; batched, ~10 µs
+(``SignedRecorder`` fed 20,000 statements with their one-row replies, 8 sessions).
 
 Fail closed: if a segment or the ledger cannot be written, ``healthy`` turns False and the
 gate refuses every command (``recordings.on_failure: refuse``, the default) until writes
@@ -18,20 +24,19 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections import deque
 
 from proctor.model import SessionEnd, SessionStart, StatementRecord
+from proctor.recording.batch import event_entry, raw_result_entry, statement_entry
+from proctor.recording.clock import read_clock
 from proctor.recording.events import (
     ApprovalEvent,
     ErrorEvent,
-    Event,
     MaskingEvent,
-    ResultEvent,
     SessionEnded,
     SessionStarted,
-    StatementEvent,
 )
+from proctor.recording.format import to_micros
 from proctor.recording.keystore import RecordingKeys
 from proctor.recording.ledger import Ledger
 from proctor.recording.pgstream import RAW_FORMAT
@@ -42,19 +47,16 @@ from proctor.recording.writer import RecorderFactory, RecordingUnavailable, Sess
 log = logging.getLogger("proctor.recording")
 
 
-@dataclass(frozen=True, slots=True)
-class Output:
-    """Bytes a session sent its client (results as the client saw them)."""
-
-    session_id: str
-    at: datetime
-    data: bytes
-
-
+# Bytes a session sent its client (results as the client saw them): (session id, time in
+# µs since the epoch, data). A plain tuple: one is made per server reply on the event loop,
+# where a frozen dataclass and a datetime cost ~2 µs more each time.
+Output = tuple[str, int, bytes]
 Item = SessionStart | StatementRecord | SessionEnd | Output
 # Consecutive output of a session is recorded in events of about this size: large enough
 # that per-event overhead vanishes, small enough that a crash loses little.
 OUTPUT_EVENT_BYTES = 256 * 1024
+# A session's events of one round go into batch records of about this much plaintext.
+BATCH_BYTES = 256 * 1024
 
 
 class SignedRecorder:
@@ -79,7 +81,10 @@ class SignedRecorder:
         self._fail_closed = fail_closed
         self._flush_interval = flush_interval
         self._ledger = Ledger(storage, keys.signer)
-        self._buffer: list[Item] = []
+        # Appended to by the event loop, drained by the thread: a deque, because appends and
+        # pops on both ends are atomic (a list swapped for a fresh one could lose an append
+        # racing with the swap).
+        self._buffer: deque[Item] = deque()
         self._unstored: list[Flush] = []
         self._writers: dict[str, SessionRecordingWriter] = {}  # the thread's alone
         self._failed: str | None = None
@@ -116,7 +121,8 @@ class SignedRecorder:
         self._round(final=True)
 
     def _round(self, final: bool) -> None:
-        batch, self._buffer = self._buffer, []
+        buffer = self._buffer
+        batch = [buffer.popleft() for _ in range(len(buffer))]
         try:
             flushes = self._unstored + self._apply(batch)
             self._unstored = []
@@ -153,94 +159,147 @@ class SignedRecorder:
                 self._ledger.commit()
 
     def _apply(self, batch: list[Item]) -> list[Flush]:
+        """Feed one round's items to the session writers, in order. A session's events of
+        the round go into batch records (one per ~BATCH_BYTES), flushed before anything
+        that must follow them: a checkpoint, the session's end, the end of the round."""
         flushes: list[Flush] = []
         writers = self._writers
-        pending: dict[str, tuple[datetime, list[bytes], int]] = {}  # session -> output run
-
-        def output_done(session_id: str) -> None:
-            run = pending.pop(session_id, None)
-            writer = writers.get(session_id)
-            if run is not None and writer is not None:
-                at, chunks, _ = run
-                writer.append(ResultEvent(at, (), raw=b"".join(chunks), raw_format=RAW_FORMAT))
-
+        every = self._every
+        rounds: dict[str, _Round] = {}
         for item in batch:
-            if isinstance(item, Output):
-                run = pending.get(item.session_id)
-                if run is None:
-                    pending[item.session_id] = (item.at, [item.data], len(item.data))
-                else:
-                    run[1].append(item.data)
-                    pending[item.session_id] = (run[0], run[1], run[2] + len(item.data))
-                if pending[item.session_id][2] >= OUTPUT_EVENT_BYTES:
-                    output_done(item.session_id)
-                continue
-            session_id = item.id if not isinstance(item, StatementRecord) else item.session_id
-            output_done(session_id)  # keep the order: output before what came after it
-            if isinstance(item, StatementRecord):
-                writer = writers.get(item.session_id)
-                if writer is None:
-                    continue  # its start failed to record: already reported
-                writer.append(_event(item))
-                if writer.pending >= self._every:
-                    flush = writer.checkpoint()
+            if isinstance(item, tuple):  # Output: the most frequent item, first
+                session_id, at, data = item
+                r = rounds.get(session_id)
+                if r is None:
+                    writer = writers.get(session_id)
+                    if writer is None:
+                        continue  # its start failed to record: already reported
+                    r = rounds[session_id] = _Round(writer)
+                if r.out_at is None:
+                    r.out_at = at
+                r.out.append(data)
+                r.out_size += len(data)
+                if r.out_size >= OUTPUT_EVENT_BYTES:
+                    r.close_output()
+                    if r.size >= BATCH_BYTES:
+                        r.flush()
+            elif isinstance(item, StatementRecord):
+                session_id = item.session_id
+                r = rounds.get(session_id)
+                if r is None:
+                    writer = writers.get(session_id)
+                    if writer is None:
+                        continue
+                    r = rounds[session_id] = _Round(writer)
+                if r.out_at is not None:
+                    r.close_output()  # keep the order: output before what came after it
+                r.add(_entry(item))
+                if r.size >= BATCH_BYTES:
+                    r.flush()
+                if r.writer.pending + len(r.entries) >= every:
+                    r.flush()
+                    flush = r.writer.checkpoint()
                     if flush is not None:
                         flushes.append(flush)
             elif isinstance(item, SessionStart):
                 writers[item.id] = SessionRecordingWriter(
                     item.id,
-                    SessionStarted.from_model(item, self._policy_hash),
+                    SessionStarted.from_model(item, self._policy_hash, read_clock()),
                     self._keys.signer,
                     self._keys.kek,
-                    checkpoint_every=self._every,
+                    checkpoint_every=every,
                     checkpoint_interval=self._interval,
                 )
             else:
+                r = rounds.pop(item.id, None)
+                if r is not None:
+                    r.flush()
                 ended = writers.pop(item.id, None)
                 if ended is not None:
                     flushes.append(ended.seal(SessionEnded.from_model(item)))
-        for session_id in list(pending):
-            output_done(session_id)
+        for r in rounds.values():
+            r.flush()
         return flushes
 
 
+class _Round:
+    """One session's events of one recorder round, encoded, waiting to become a batch."""
+
+    __slots__ = ("at", "entries", "out", "out_at", "out_size", "size", "writer")
+
+    def __init__(self, writer: SessionRecordingWriter) -> None:
+        self.writer = writer
+        self.entries: list[bytes] = []
+        self.at = 0  # the first entry's time
+        self.size = 0
+        self.out: list[bytes] = []  # a run of output chunks, recorded as one result
+        self.out_at: int | None = None
+        self.out_size = 0
+
+    def add(self, entry: tuple[int, bytes]) -> None:
+        at, data = entry
+        if not self.entries:
+            self.at = at
+        self.entries.append(data)
+        self.size += len(data)
+
+    def close_output(self) -> None:
+        at = self.out_at
+        assert at is not None
+        self.add((at, raw_result_entry(at, b"".join(self.out), RAW_FORMAT)))
+        self.out = []
+        self.out_at = None
+        self.out_size = 0
+
+    def flush(self) -> None:
+        if self.out_at is not None:
+            self.close_output()
+        if self.entries:
+            self.writer.append_batch(self.entries, self.at)
+            self.entries = []
+            self.size = 0
+
+
 class _Handle:
-    __slots__ = ("_recorder", "_session_id")
+    __slots__ = ("_append", "_recorder", "_session_id")
 
     def __init__(self, recorder: SignedRecorder, session_id: str) -> None:
         self._recorder = recorder
         self._session_id = session_id
+        self._append = recorder._buffer.append  # the hot path: one call per event
 
     @property
     def healthy(self) -> bool:
         return self._recorder.healthy
 
     def statement(self, record: StatementRecord) -> None:
-        self._recorder.put(record)
+        self._append(record)
 
     def output(self, data: bytes) -> None:
-        self._recorder.put(Output(self._session_id, datetime.now(UTC), data))
+        self._append((self._session_id, time.time_ns() // 1000, data))
 
     def end(self, end: SessionEnd) -> None:
-        self._recorder.put(end)
+        self._append(end)
 
 
-def _event(record: StatementRecord) -> Event:
-    """The recording event a session record stands for (approvals, masking counts and
-    errors have types of their own; everything else is a statement)."""
+def _entry(record: StatementRecord) -> tuple[int, bytes]:
+    """The time (µs) and batch entry of the event a session record stands for (approvals,
+    masking counts and errors have types of their own; everything else is a statement)."""
+    at = to_micros(record.at)
     kind = record.kind
     if kind == "masking":
         try:
             counts = json.loads(record.text)
         except ValueError:
             counts = {}
-        return MaskingEvent(record.at, counts, record.seq)
+        return at, event_entry(at, MaskingEvent(record.at, counts, record.seq))
     if kind == "approval":
-        return ApprovalEvent(record.at, record.verdict, None, record.text, record.seq)
+        event = ApprovalEvent(record.at, record.verdict, None, record.text, record.seq)
+        return at, event_entry(at, event)
     if kind == "error":
         code = (record.error or "").rpartition(" ")[2] or None
-        return ErrorEvent(record.at, record.error or "error", code, record.seq)
-    return StatementEvent.from_model(record)
+        return at, event_entry(at, ErrorEvent(record.at, record.error or "error", code, record.seq))
+    return at, statement_entry(at, record.text, kind, record.verdict, record.rule, record.seq)
 
 
 class TeeRecorders:
@@ -263,21 +322,28 @@ class TeeRecorders:
 
 
 class _TeeHandle:
-    __slots__ = ("_handles",)
+    __slots__ = ("_handles", "_outputs")
 
     def __init__(self, handles: tuple[SessionRecorder, ...]) -> None:
         self._handles = handles
+        # Output goes only where it is recorded (the store's index keeps none): this runs
+        # for every reply a session sends.
+        self._outputs = tuple(h for h in handles if getattr(h, "records_output", True))
 
     @property
     def healthy(self) -> bool:
-        return all(h.healthy for h in self._handles)
+        # Asked before every command (and every Bind): a loop, not all() over a generator.
+        for h in self._handles:  # noqa: SIM110
+            if not h.healthy:
+                return False
+        return True
 
     def statement(self, record: StatementRecord) -> None:
         for h in self._handles:
             h.statement(record)
 
     def output(self, data: bytes) -> None:
-        for h in self._handles:
+        for h in self._outputs:
             h.output(data)
 
     def end(self, end: SessionEnd) -> None:

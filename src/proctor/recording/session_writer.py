@@ -4,7 +4,8 @@ The gateway makes one writer per session (never shared: one tenant's events must
 reach another's recording), feeds it events, and asks it now and then for blobs to store:
 
     w = SessionRecordingWriter(session_id, started, signer, kek)
-    w.append(StatementEvent(...))            # hot path: encode, encrypt, hash, buffer
+    w.append(StatementEvent(...))            # one event, one record
+    w.append_batch([statement_entry(...), raw_result_entry(...)], at)  # many, one record
     if w.due_checkpoint(time.monotonic()):
         flush = w.checkpoint()               # a segment blob ending in a signed checkpoint
         storage.put(*flush.blob); ledger.append(flush.leaf)
@@ -13,18 +14,21 @@ reach another's recording), feeds it events, and asks it now and then for blobs 
 Every blob it returns ends with a signed record, so storage only ever holds signed
 prefixes: after a crash the segments already stored verify, and the session reads as
 unsealed. Events appended since the last checkpoint are lost with the process; the
-checkpoint interval is the window of loss (``checkpoint_every`` / ``checkpoint_interval``).
+checkpoint interval is the window of loss (``checkpoint_every`` events /
+``checkpoint_interval`` seconds).
 """
 
 from __future__ import annotations
 
 import struct
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import cbor2
 
+from proctor.recording.batch import batch_payload
 from proctor.recording.events import PRESORTED, Event, SessionEnded, SessionStarted
 from proctor.recording.format import (
     FORMAT_VERSION,
@@ -46,6 +50,7 @@ from proctor.recording.leaves import SessionLeaf
 
 _LEN = struct.Struct(">I")
 _AAD = struct.Struct(">8sBQ")
+_BATCH = int(RecordType.BATCH)
 DEK_CONTEXT = b"proctor-recording-v1 dek\x00"
 ENCRYPTION_ALG = "A256GCM"
 
@@ -88,7 +93,7 @@ class SessionRecordingWriter:
         self._seq = 0
         self._segment = 0
         self._buf = bytearray(SEGMENT_MAGIC)
-        self._pending = 0
+        self._pending = 0  # events since the last checkpoint (a batch counts its entries)
         self._every = checkpoint_every
         self._interval = checkpoint_interval
         self._last = time.monotonic() if now is None else now
@@ -121,7 +126,7 @@ class SessionRecordingWriter:
 
     @property
     def pending(self) -> int:
-        """Records buffered since the last checkpoint."""
+        """Events buffered since the last checkpoint (a batch counts as its entries)."""
         return self._pending
 
     def _seal_payload(self, rtype: int, seq: int, event: Event) -> bytes:
@@ -162,6 +167,29 @@ class SessionRecordingWriter:
         self._prev = record_hash(raw)
         self._seq = seq + 1
         self._pending += 1
+
+    def append_batch(self, entries: Sequence[bytes], at: int) -> None:
+        """Record several events as one batch record (format 2). ``entries``: encoded by
+        ``proctor.recording.batch`` (``statement_entry``, ``raw_result_entry``,
+        ``event_entry``), in the order the events happened; ``at``: the first one's time,
+        µs since the epoch (the record's own ``at``)."""
+        if self._sealed:
+            raise RecordingClosed(f"session {self.session_id} is sealed")
+        if not entries:
+            return
+        seq = self._seq
+        plain = batch_payload(entries)
+        body = (
+            plain
+            if self._dek is None
+            else self._dek.encrypt(seq, plain, _AAD.pack(self._stag, _BATCH, seq))
+        )
+        raw = encode_content_record(_BATCH, seq, at, self._prev, self._stag, body)
+        self._buf += _LEN.pack(len(raw))
+        self._buf += raw
+        self._prev = record_hash(raw)
+        self._seq = seq + 1
+        self._pending += len(entries)
 
     def due_checkpoint(self, now: float) -> bool:
         """``now`` from ``time.monotonic()``: wall clock jumps must not delay checkpoints."""

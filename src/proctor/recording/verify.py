@@ -14,6 +14,8 @@ from enum import StrEnum
 
 from proctor.recording import layout
 from proctor.recording.format import (
+    BATCH_FORMAT,
+    FORMAT_VERSIONS,
     SIGNED_TYPES,
     FormatError,
     Frame,
@@ -162,6 +164,7 @@ class _SessionWalk:
         self.last_signed = True  # the chain head is the genesis, trivially "covered"
         self.sealed = False
         self.kids: set[bytes] = set()
+        self.fmt = 0  # the start record's format version
 
     def fail(self, reason: Reason, msg: str, event: int | None, segment: int | None) -> None:
         self.r.problems.append(Problem(reason, msg, event, segment))
@@ -247,6 +250,15 @@ class _SessionWalk:
             )
         if (rec.type == RecordType.START) != (n == 0):
             self.fail(Reason.MALFORMED, "the start record must be record 0, only", n, index)
+        if rec.type == RecordType.START:
+            fmt = rec.body.get("fmt")
+            if fmt not in FORMAT_VERSIONS:
+                self.fail(Reason.MALFORMED, f"unknown format version {fmt!r}", n, index)
+            self.fmt = fmt
+        elif rec.type == RecordType.BATCH and self.fmt < BATCH_FORMAT:
+            self.fail(
+                Reason.MALFORMED, f"a batch record in a format {self.fmt} recording", n, index
+            )
         if rec.type in SIGNED_TYPES:
             self._check_signed(index, rec, rest)
         else:

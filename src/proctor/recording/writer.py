@@ -112,6 +112,7 @@ class BatchingStoreWriter:
 
 class StoreSessionRecorder:
     __slots__ = ("_writer",)
+    records_output = False  # ``output`` does nothing: a tee need not call it
 
     def __init__(self, writer: BatchingStoreWriter) -> None:
         self._writer = writer

@@ -53,6 +53,7 @@ def test_sessions_are_sealed_verified_and_readable(shop_db: ShopDb, tmp_path: Pa
     start = events[0]
     assert isinstance(start, SessionStarted) and start.subject == "alice"
     assert start.policy_hash  # the policy version in force
+    assert start.clock is not None and start.clock.source == "adjtimex"  # Linux
     statements = [e for e in events if isinstance(e, StatementEvent)]
     assert any("DROP TABLE customers" in s.text and s.verdict == "deny" for s in statements)
     masked = [e for e in events if isinstance(e, MaskingEvent)]
@@ -68,6 +69,7 @@ def test_sessions_are_sealed_verified_and_readable(shop_db: ShopDb, tmp_path: Pa
     replay = _cli("replay", session, "--speed", "0", "--config", config)
     assert replay.returncode == 0, replay.stderr
     assert "SELECT email FROM customers" in replay.stdout
+    assert "clock synchronized" in replay.stdout or "clock NOT synchronized" in replay.stdout
     assert "RESULT 3 rows (email) -> SELECT 3" in replay.stdout
     assert "***@" in replay.stdout
     assert all(str(e[0]) not in replay.stdout for e in emails)
