@@ -12,6 +12,7 @@ exists already (``BlobExists``), it reloads what the winner wrote and retries.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -33,7 +34,7 @@ from proctor.recording.merkle import (
     leaf_hash,
     root_of,
 )
-from proctor.recording.storage.base import BlobExists, BlobStorage
+from proctor.recording.storage.base import BlobExists, BlobMissing, BlobStorage
 
 
 class LedgerCorrupt(Exception):
@@ -113,15 +114,32 @@ class Ledger:
         self.append(stone)
         return stone
 
-    def commit(self, at: datetime | None = None) -> TreeHead | None:
-        """Write pending leaves and a signed tree head; None if nothing was pending."""
+    def _catch_up(self) -> None:
+        """Read the batches other writers added after ours, by their keys: no listing, so a
+        collision costs what the other writers wrote, not the ledger's whole history."""
+        while True:
+            key = layout.batch_key(len(self._hashes))
+            try:
+                blob = self._storage.get(key)
+            except BlobMissing:
+                return
+            try:
+                for data in iter_batch(blob):
+                    self._add(data)
+            except FormatError as exc:
+                raise LedgerCorrupt(f"{key}: {exc}") from None
+
+    def commit(self, at: datetime | None = None, *, sign: bool = True) -> TreeHead | None:
+        """Write pending leaves as one batch and, with ``sign``, a signed tree head over
+        everything stored; None when no head was written. Leaves written without a head are
+        reported as "not yet signed" until the next signed commit covers them."""
         if not self._pending:
-            return None
+            return self.sign(at) if sign and self._head_stale() else None
         for _ in range(self._retries):
             try:
                 self._storage.put(layout.batch_key(self.size), encode_batch(self._pending))
             except BlobExists:
-                self._load()  # another writer took this index: rebase after its leaves
+                self._catch_up()  # another writer took this index: rebase after its leaves
                 continue
             break
         else:
@@ -129,10 +147,21 @@ class Ledger:
         for data in self._pending:
             self._add(data)
         self._pending = []
-        head = TreeHead.create(self._signer, self.size, self.root(), at or datetime.now(UTC))
         # A crash between the two puts leaves leaves without a head: the verifier reports
-        # them as not yet signed, and the next commit's head covers them.
-        self._storage.put(layout.head_key(head.size), head.encode())
+        # them as not yet signed, and the next signed commit's head covers them.
+        return self.sign(at) if sign else None
+
+    def _head_stale(self) -> bool:
+        return self._head is None or self._head.size < self.size
+
+    def sign(self, at: datetime | None = None) -> TreeHead | None:
+        """A signed head over every stored leaf (None when the latest head already covers
+        them all). Another writer may have signed the same size: theirs stands."""
+        if not self._head_stale():
+            return None
+        head = TreeHead.create(self._signer, self.size, self.root(), at or datetime.now(UTC))
+        with contextlib.suppress(BlobExists):
+            self._storage.put(layout.head_key(head.size), head.encode())
         self._head = head
         return head
 

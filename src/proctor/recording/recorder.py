@@ -72,6 +72,7 @@ class SignedRecorder:
         checkpoint_interval: float = 5.0,
         fail_closed: bool = True,
         flush_interval: float = 0.2,
+        head_interval: float = 1.0,
     ) -> None:
         self._storage = storage
         self._keys = keys
@@ -81,6 +82,11 @@ class SignedRecorder:
         self._fail_closed = fail_closed
         self._flush_interval = flush_interval
         self._ledger = Ledger(storage, keys.signer)
+        # Leaves are written every round that has any; a signed head at most this often (and
+        # at the end): each head is one more synchronous write, and a head covers every
+        # leaf before it, so signing less often loses nothing but freshness.
+        self._head_interval = head_interval
+        self._signed_at = 0.0
         # Appended to by the event loop, drained by the thread: a deque, because appends and
         # pops on both ends are atomic (a list swapped for a fresh one could lose an append
         # racing with the swap).
@@ -132,7 +138,7 @@ class SignedRecorder:
                     flush = writer.checkpoint()
                     if flush is not None:
                         flushes.append(flush)
-            self._store(flushes)
+            self._store(flushes, sign=final or now - self._signed_at >= self._head_interval)
             self._failed = None
         except Exception as exc:
             self.failures += 1
@@ -142,9 +148,10 @@ class SignedRecorder:
                 extra={"error": type(exc).__name__, "fail_closed": self._fail_closed},
             )
 
-    def _store(self, flushes: list[Flush]) -> None:
+    def _store(self, flushes: list[Flush], *, sign: bool) -> None:
         """Segments first, then their leaves: a leaf must never name a segment that is not
-        stored. What could not be stored is kept, in order, and tried again next round."""
+        stored. What could not be stored is kept, in order, and tried again next round.
+        ``sign``: also sign a head over the ledger if it has leaves no head covers yet."""
         stored = 0
         try:
             for flush in flushes:
@@ -156,7 +163,8 @@ class SignedRecorder:
             self._unstored = flushes[stored:]
             if stored:
                 self._ledger.extend(f.leaf for f in flushes[:stored])
-                self._ledger.commit()
+            if (stored or sign) and self._ledger.commit(sign=sign) is not None:
+                self._signed_at = time.monotonic()
 
     def _apply(self, batch: list[Item]) -> list[Flush]:
         """Feed one round's items to the session writers, in order. A session's events of

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -151,3 +152,43 @@ def test_ledger_refuses_a_gap(storage: LocalBlobStorage, signer: SigningKey) -> 
     assert (
         verify_ledger(storage, PublicKeys([signer.public])).problems[0].reason is Reason.LEDGER_GAP
     )
+
+
+def test_two_writers_catch_up_without_relisting(
+    storage: LocalBlobStorage, signer: SigningKey
+) -> None:
+    """A writer that loses the race reads only the batches it missed, then appends."""
+    one, two = Ledger(storage, signer), Ledger(storage, signer)
+    one.tombstone("a", "r", "x", NOW)
+    one.commit(NOW)
+    two.tombstone("b", "r", "x", NOW)
+
+    listed = []
+    real_list = storage.list
+
+    def counting_list(prefix: str = "") -> Any:
+        listed.append(prefix)
+        return real_list(prefix)
+
+    storage.list = counting_list  # type: ignore[method-assign]
+    head = two.commit(NOW)
+    storage.list = real_list  # type: ignore[method-assign]
+    assert listed == []  # caught up by key, no listing of the ledger
+    assert head is not None and head.size == 2 and two.size == 2
+    report = verify_ledger(storage, PublicKeys([signer.public]))
+    assert report.ok and report.size == 2 and report.unsigned_leaves == 0
+
+
+def test_unsigned_commits_are_covered_by_the_next_head(
+    storage: LocalBlobStorage, signer: SigningKey
+) -> None:
+    ledger = Ledger(storage, signer)
+    ledger.tombstone("a", "r", "x", NOW)
+    assert ledger.commit(NOW, sign=False) is None
+    report = verify_ledger(storage, PublicKeys([signer.public]))
+    assert report.ok and report.size == 1 and report.unsigned_leaves == 1
+    head = ledger.commit(NOW)  # nothing pending: just the head
+    assert head is not None and head.size == 1
+    assert ledger.commit(NOW) is None  # already covered: no second head
+    report = verify_ledger(storage, PublicKeys([signer.public]))
+    assert report.ok and report.unsigned_leaves == 0
