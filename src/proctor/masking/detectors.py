@@ -51,6 +51,10 @@ class Detector:
     windowed: bool = True  # trigger hits bound matches (built-ins); custom: gate only
     trigger_caseless: bool = False
     lead: int = 0  # every match has a trigger end within this of its start (0: max_len)
+    # The candidate is always the whole match (no groups; the check returns the span it is
+    # given, or None). Lets the scanner skip such a detector where all its trigger hits
+    # lie inside candidates of higher priority (`Scanner.find`).
+    keeps_span: bool = False
 
     def span(self, m: re.Match[str]) -> Span:
         for g in self.groups:
@@ -426,6 +430,12 @@ _ADDRESS_KW = rf"""
 _ADDRESS_TRIGGER = r"(?:address|addr|street)(?:[ _-]?line[ _-]?[12])?[\"']?[ \t]{0,3}[:=]"
 
 
+# Checks that return the span they are given, or None.
+_SPAN_KEEPING = frozenset(
+    {None, _card, _ssn, _email, _phone, _phone_relaxed, _iban, _ipv4, _ipv6, _jwt, _vendor_token}
+)
+
+
 def _d(
     name: str,
     entity: str,
@@ -452,6 +462,7 @@ def _d(
         needs=needs,
         trigger_caseless=caseless,
         lead=lead,
+        keeps_span=not groups and check in _SPAN_KEEPING,
     )
 
 

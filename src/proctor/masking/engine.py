@@ -6,13 +6,16 @@ Hot path contract for protocol adapters (PostgreSQL DataRow, MySQL rows, ...)::
     plan = masker.plan_columns(columns)      # once per RowDescription
     if not plan.active:                      # nothing can be masked: forward rows untouched
         ...
-    rows = plan.candidate_rows(buf, row_ends)  # rows whose bytes may hold a match
-    for each row i:
+    hits = plan.scan_hits(buf)               # (end, detector) of trigger hits in the buffer
+    for each row:
         for c in plan.always_columns:        # masked whatever the content
             cell = plan.mask_cell(c, cell)
-        if i in rows:
-            for c in plan.scan_columns:      # masked only if a detector matches
-                cell = plan.mask_cell(c, cell)
+        for c in plan.scan_columns:          # masked only if a detector matches, so only
+            if hits end in the cell:         # cells a hit ends in, given those hits
+                cell = plan.mask_cell_hits(c, cell, {detector: [end - cell_start, ...]})
+
+Without Hyperscan ``scan_hits`` is None: ``plan.candidate_rows(buf, row_ends)`` gives the
+rows that may hold a match, and their scan cells go through ``mask_cell``.
 
 ``mask_cell`` takes the *text* form of a non-NULL cell and returns the text to send, or None
 for SQL NULL. It returns the very same object when nothing matched (``out is value`` is a
@@ -28,7 +31,7 @@ import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from proctor.masking import jsonwalk
 from proctor.masking import validators as v
@@ -36,10 +39,18 @@ from proctor.masking.entities import Entity, TypeCategory
 from proctor.masking.errors import MaskingError
 from proctor.masking.hints import NEUTRAL, Context, context_of
 from proctor.masking.profile import ColumnRule, Profile
-from proctor.masking.scanner import Active, Candidate, Prefilter, Scanner
+from proctor.masking.scanner import Active, Candidate, Hits, Prefilter, Scanner
 from proctor.masking.strategies import Kind, Replacer, Strategy
 
 Handler = Callable[[str], str | None]
+
+
+class HitHandler(Protocol):
+    """A scan column's handler that can also take a buffer scan's hits (`mask_cell_hits`)."""
+
+    def __call__(self, value: str, hits: Hits | None = None, /) -> str | None: ...
+
+
 JSONValue = Any  # what json.loads returns
 
 _NUMERIC_WHOLE = frozenset({Entity.CARD, Entity.SSN, Entity.PHONE})
@@ -251,6 +262,19 @@ class Masker:
     ) -> str | None:
         """``text[start:end]`` with candidates replaced. A ``null`` strategy makes the whole
         value NULL when ``allow_null`` (a cell), else it redacts."""
+        if len(cands) == 1 and start == 0 and end is None:
+            # One candidate in a whole value (the usual masked cell): no list to join.
+            c = cands[0]
+            strategy = self.strategy(c.entity)
+            kind = strategy.kind
+            if kind is Kind.KEEP:
+                return text
+            if stats is not None:
+                stats.add(where, c.entity)
+            if kind is Kind.NULL and allow_null:
+                return None
+            new = self.replacer.text(c.entity, strategy, text[c.start : c.end])
+            return text[: c.start] + new + text[c.end :]
         pieces: list[str] = []
         pos = start
         replacer = self.replacer
@@ -319,17 +343,20 @@ class ColumnPlan:
             for i, c in enumerate(self.columns)
         ]
         handlers: list[Handler | None] = []
+        hit_handlers: list[HitHandler | None] = []
         modes: list[str] = []
         prefilter_active = [False] * len(masker.scanner.detectors)
         for i, col in enumerate(self.columns):
-            mode, handler, active = self._decide(i, col)
+            mode, handler, active, hit_handler = self._decide(i, col)
             handlers.append(handler)
+            hit_handlers.append(hit_handler if mode == "scan" else None)
             modes.append(mode)
             if mode == "scan" and active is not None:
                 for k, a in enumerate(active):
                     if a:
                         prefilter_active[k] = True
         self._handlers = handlers
+        self._hit_handlers = hit_handlers
         self.modes: tuple[str, ...] = tuple(modes)
         self.scan_columns: tuple[int, ...] = tuple(i for i, m in enumerate(modes) if m == "scan")
         self.always_columns: tuple[int, ...] = tuple(
@@ -342,8 +369,11 @@ class ColumnPlan:
 
     # -- decisions ------------------------------------------------------------------------------
 
-    def _decide(self, i: int, col: ColumnInfo) -> tuple[str, Handler | None, Active | None]:
-        """(mode, handler, active detectors of a scan) for one column.
+    def _decide(
+        self, i: int, col: ColumnInfo
+    ) -> tuple[str, Handler | None, Active | None, HitHandler | None]:
+        """(mode, handler, active detectors of a scan, the handler again when it also takes
+        a buffer scan's hits) for one column.
 
         Modes: ``skip`` (never touched), ``scan`` (touched only if the prefilter hits its
         row), ``always`` (every non-NULL value goes through ``mask_cell``).
@@ -355,11 +385,11 @@ class ColumnPlan:
         where = self._where[i]
         stats = self.stats
         if rule is not None and rule.action == "skip":
-            return "skip", None, None
+            return "skip", None, None, None
         if rule is not None and rule.action == "mask":
-            return "always", self._rule_handler(rule, ctx, t, where), None
+            return "always", self._rule_handler(rule, ctx, t, where), None, None
         if t is TypeCategory.BOOL or t is TypeCategory.BINARY or t is TypeCategory.OPAQUE:
-            return "skip", None, None
+            return "skip", None, None, None
         if t is TypeCategory.DATE:
             if ctx.whole == Entity.DOB:
                 strategy = m.strategy(Entity.DOB)
@@ -368,21 +398,22 @@ class ColumnPlan:
                     stats.add(where, Entity.DOB)
                     return m.replacer.date(Entity.DOB, strategy, value)
 
-                return "always", date_cell, None
-            return "skip", None, None
+                return "always", date_cell, None, None
+            return "skip", None, None, None
         if t is TypeCategory.NUMERIC:
             if ctx.whole is not None or ctx.boost & _NUMERIC_WHOLE:
-                return "always", lambda value: m.mask_number(value, ctx, stats, where), None
+                return "always", lambda value: m.mask_number(value, ctx, stats, where), None, None
             if ctx.suppress or not m._card_enabled:
-                return "skip", None, None
+                return "skip", None, None, None
             if col.max_digits is not None and col.max_digits < 12:
-                return "skip", None, None  # too short for a card, the only unhinted match
+                return "skip", None, None, None  # too short for a card, the only unhinted match
             card_only = tuple(d.name == "card" for d in m.scanner.detectors)
-            return "scan", lambda value: m.mask_number(value, ctx, stats, where), card_only
+            return "scan", lambda value: m.mask_number(value, ctx, stats, where), card_only, None
         if t is TypeCategory.JSON:
             return (
                 "always",
                 lambda value: jsonwalk.mask_json_text(m, value, ctx, stats, where),
+                None,
                 None,
             )
         active = m.active(ctx)
@@ -392,20 +423,22 @@ class ColumnPlan:
         ungated = any(a and k not in m.scanner.gated for k, a in enumerate(active))
         mode = "always" if ctx.whole is not None or ungated else "scan"
         if t is TypeCategory.UNKNOWN:
-            return mode, self._unknown_handler(ctx, active, where), active
+            unknown = self._unknown_handler(ctx, active, where)
+            return mode, unknown, active, unknown
         if ctx.whole is None:
 
-            def scan_cell(value: str) -> str | None:
-                cands = m.scanner.find(value, active)
+            def scan_cell(value: str, hits: Hits | None = None) -> str | None:
+                cands = m.scanner.find(value, active, 0, hits)
                 if not cands:
                     return value
                 return m.render(value, cands, stats, where, allow_null=True)
 
-            return mode, scan_cell, active
+            return mode, scan_cell, active, scan_cell
         return (
             mode,
             lambda value: m.mask_value(value, ctx, stats=stats, where=where, active=active),
             active,
+            None,
         )
 
     def _rule_handler(self, rule: ColumnRule, ctx: Context, t: TypeCategory, where: str) -> Handler:
@@ -434,12 +467,12 @@ class ColumnPlan:
 
         return cell
 
-    def _unknown_handler(self, ctx: Context, active: Active, where: str) -> Handler:
+    def _unknown_handler(self, ctx: Context, active: Active, where: str) -> HitHandler:
         """A type we cannot write a replacement for: anything found makes the cell NULL."""
         m = self.masker
         stats = self.stats
 
-        def cell(value: str) -> str | None:
+        def cell(value: str, hits: Hits | None = None) -> str | None:
             if ctx.whole is not None and value.strip():
                 if m.strategy(ctx.whole).kind is Kind.KEEP:
                     return value
@@ -447,7 +480,7 @@ class ColumnPlan:
                 return None
             cands = [
                 c
-                for c in m.scanner.find(value, active)
+                for c in m.scanner.find(value, active, 0, hits)
                 if m.strategy(c.entity).kind is not Kind.KEEP
             ]
             if not cands:
@@ -469,14 +502,29 @@ class ColumnPlan:
         try:
             return handler(value)
         except Exception as exc:
-            # Fail closed. The message names the column and the error type only: the value,
-            # and an exception text that might quote it, must never reach a log (§5).
-            if self.best_effort:
-                self.stats.add(self._where[index], "error")
-                return self._fallback[index]
-            raise MaskingError(
-                f"masking failed in column {index} ({self._where[index]}): {type(exc).__name__}"
-            ) from None
+            return self._failed(index, exc)
+
+    def mask_cell_hits(self, index: int, value: str, hits: Hits) -> str | None:
+        """`mask_cell`, for a cell of a scan column whose trigger hits a buffer scan found
+        (`scan_hits`: those ending inside the cell, as offsets from its start, by detector).
+        Same result as ``mask_cell(index, value)``, without scanning the cell again."""
+        handler = self._hit_handlers[index]
+        if handler is None:
+            return self.mask_cell(index, value)
+        try:
+            return handler(value, hits)
+        except Exception as exc:
+            return self._failed(index, exc)
+
+    def _failed(self, index: int, exc: Exception) -> str | None:
+        # Fail closed. The message names the column and the error type only: the value,
+        # and an exception text that might quote it, must never reach a log (§5).
+        if self.best_effort:
+            self.stats.add(self._where[index], "error")
+            return self._fallback[index]
+        raise MaskingError(
+            f"masking failed in column {index} ({self._where[index]}): {type(exc).__name__}"
+        ) from None
 
     def mask_row(self, values: Sequence[str | None]) -> list[str | None]:
         """Every cell of a row (NULLs stay NULL). Convenience for adapters and tests."""
@@ -501,6 +549,20 @@ class ColumnPlan:
         if not self.scan_columns:
             return []
         return self._prefilter.rows(buf, row_ends)
+
+    def scan_hits(self, buf: bytes | bytearray | memoryview) -> list[tuple[int, int]] | None:
+        """The trigger hits in ``buf`` (many cells' bytes, in any framing) of the detectors
+        scan columns use: (end offset, detector index), ascending. None when hits cannot
+        stand for per-cell scans (use `candidate_rows` then).
+
+        For a cell of a scan column whose text bytes are ``buf[a:b]``: if ``mask_cell``
+        would change it, a hit ends in ``(a, b]``; and ``mask_cell_hits`` given the hits
+        ending there (``{detector: [end - a, ...]}``) returns what ``mask_cell`` does. A cell
+        without a hit may be forwarded as it is. One Hyperscan pass over the buffer.
+        """
+        if not self.scan_columns:
+            return []
+        return self._prefilter.hits(buf)
 
 
 def _redacted_for(t: TypeCategory) -> str | None:

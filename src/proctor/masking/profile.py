@@ -37,6 +37,7 @@ time, so a typo fails the configuration, not a query. Shape (every key optional)
 from __future__ import annotations
 
 import fnmatch
+import importlib
 import re
 import secrets
 from collections.abc import Mapping, Sequence
@@ -302,10 +303,17 @@ def _custom_detector(
     source: str,
     flags: int,
 ) -> Detector:
-    # The pattern itself is its trigger when it is ASCII and Hyperscan takes it; custom
-    # detectors are gated only (full finditer once triggered), never windowed.
+    # The pattern itself is its trigger when it is ASCII, free of anchors and word
+    # boundaries, and Hyperscan takes it; custom detectors are gated only (full finditer
+    # once triggered), never windowed. A trigger also runs over a whole buffer of rows,
+    # where ``^EMP\d+$`` would match no cell but the first and ``\bAC\d+`` depends on the
+    # byte before a cell (its length): such a pattern runs ungated, on every cell.
     caseless = bool(flags & re.IGNORECASE)
-    trigger = source if source.isascii() and hyperscan_accepts(source, caseless) else None
+    trigger = (
+        source
+        if source.isascii() and _context_free(source, flags) and hyperscan_accepts(source, caseless)
+        else None
+    )
     return Detector(
         name=name,
         entity=entity,
@@ -317,6 +325,29 @@ def _custom_detector(
         windowed=False,
         trigger_caseless=caseless,
     )
+
+
+_re_parser: Any = importlib.import_module("re._parser")  # the parser `re` compiles with
+_AT = importlib.import_module("re._constants").AT  # ^ $ \A \Z \b \B
+
+
+def _context_free(source: str, flags: int) -> bool:
+    """Whether a pattern has no anchor or word boundary, so that it matches a text's bytes
+    the same wherever they lie (lookarounds and back-references Hyperscan refuses)."""
+    try:
+        parsed = _re_parser.parse(source, flags)
+    except Exception:
+        return False
+    stack: list[object] = [parsed]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _re_parser.SubPattern):
+            stack.extend(node.data)
+        elif isinstance(node, tuple | list):
+            if node and node[0] is _AT:  # (AT, AT_BEGINNING), (AT, AT_BOUNDARY), ...
+                return False
+            stack.extend(node)
+    return True
 
 
 def _deny(i: int, c: object) -> Detector:

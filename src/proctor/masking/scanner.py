@@ -12,7 +12,9 @@ Two backends with identical results (tests compare them):
   Hyperscan is not installed (or ``backend="re"``).
 
 For buffers (`Prefilter`), a union of triggers over the raw bytes of many cells tells which
-rows may hold a match; the others are forwarded untouched.
+rows may hold a match; the others are forwarded untouched. With Hyperscan the buffer's hits
+themselves (`Prefilter.hits`) can stand for the scan of each cell they fall in (``hits`` of
+`Scanner.find`), so a cell is scanned once, with its row.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ except ImportError:  # pragma: no cover - exercised by the re-backend tests inst
 HAVE_HYPERSCAN = _hs is not None
 
 Active = Sequence[bool]
+# Trigger hits in one text: end offsets (ascending) by detector index.
+Hits = dict[int, list[int]]
+# A detector to run: its index, and the trigger ends to run it around (None: everywhere).
+_Work = tuple[int, list[int] | None]
 
 
 class Candidate(NamedTuple):
@@ -43,6 +49,9 @@ class Candidate(NamedTuple):
     priority: int
     entity: str
     detector: int  # index into Scanner.detectors
+
+
+_new_tuple = tuple.__new__
 
 
 def resolve_backend(backend: str) -> str:
@@ -91,7 +100,8 @@ def hyperscan_accepts(trigger: str, caseless: bool) -> bool:
 
 
 class Scanner:
-    """Finds candidates of a fixed list of detectors. Stateless after construction."""
+    """Finds candidates of a fixed list of detectors. Stateless after construction (but for
+    a cache of which ungated detectors an active list enables)."""
 
     def __init__(self, detectors: Sequence[Detector], backend: str = "auto") -> None:
         self.detectors: tuple[Detector, ...] = tuple(detectors)
@@ -107,6 +117,7 @@ class Scanner:
         self._db: Any = _db_for(gated) if self.backend == "hyperscan" and gated else None
         self._gated_triggers = gated
         self._gated_ids = tuple(sorted(self.gated))
+        self._ungated_cache: dict[int, tuple[Active, tuple[int, ...]]] = {}
         # The re backend's gate: no trigger anywhere in the text means no gated detector
         # can match (an alternation finds a match wherever any branch would).
         self._gate: re.Pattern[str] | None = (
@@ -117,51 +128,97 @@ class Scanner:
 
     # -- raw matches ------------------------------------------------------------------------------
 
-    def raw(self, text: str, active: Active, pos: int = 0) -> list[tuple[int, re.Match[str]]]:
-        """Every active detector's ``finditer(text, pos)`` matches (unchecked)."""
+    def raw(
+        self, text: str, active: Active, pos: int = 0, hits: Hits | None = None
+    ) -> list[tuple[int, re.Match[str]]]:
+        """Every active detector's ``finditer(text, pos)`` matches (unchecked).
+
+        ``hits``: trigger end offsets by detector, found by a scan of a larger buffer that
+        held ``text``'s bytes (see `Prefilter.hits`). They replace the scan of ``text`` when
+        the text is ASCII (so byte offsets are character offsets). They must include every
+        end offset a scan of ``text`` alone would report; extra ones cost a search each and
+        change nothing (see `_windowed`).
+        """
         out: list[tuple[int, re.Match[str]]] = []
-        dets = self.detectors
+        works = self._work(text, active, pos, hits)
+        if works:
+            for work in works:
+                self._matches(work, text, pos, out)
+        return out
+
+    def _work(self, text: str, active: Active, pos: int, hits: Hits | None) -> list[_Work]:
+        """The detectors to run over ``text``, in order: (index, trigger ends to run the
+        pattern around, or None to run it over the whole text)."""
+        work: list[_Work] = []
         if self._db is None:
             gate = self._gate
             if gate is None or gate.search(text, pos) is not None:
-                for i in self._gated_ids:
-                    if active[i]:
-                        out.extend((i, m) for m in dets[i].pattern.finditer(text, pos))
-            for i in self._ungated:
-                if active[i]:
-                    out.extend((i, m) for m in dets[i].pattern.finditer(text, pos))
-            return out
-        hits: list[int] = []  # id, end, id, end, ...
-        append = hits.append
+                work.extend((i, None) for i in self._gated_ids if active[i])
+            work.extend((i, None) for i in self._ungated if active[i])
+            return work
+        dets = self.detectors
+        if hits is not None and text.isascii():
+            work = [
+                (i, ends if dets[i].windowed else None)
+                for i, ends in (sorted(hits.items()) if len(hits) > 1 else hits.items())
+                if active[i]
+            ]
+            ungated = self._ungated_in(active)
+            if ungated:
+                work.extend((i, None) for i in ungated)
+            return work
+        by_id: dict[int, list[int]] = {}
+        found: list[int] = []  # id, end, id, end, ...
+        append = found.append
 
         def on_match(i: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
             append(i)
             append(to)
 
         self._db.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=on_match)
-        if hits:
-            by_id: dict[int, list[int]] = {}
-            for k in range(0, len(hits), 2):
-                i = hits[k]
-                if active[i]:
-                    ends = by_id.get(i)
-                    if ends is None:
-                        by_id[i] = [hits[k + 1]]
-                    else:
-                        ends.append(hits[k + 1])
+        if not found:  # the common case: nothing in the text looks like anything
+            ungated = self._ungated_in(active)
+            return [(i, None) for i in ungated] if ungated else work
+        for k in range(0, len(found), 2):
+            i = found[k]
+            if active[i]:
+                seen = by_id.get(i)
+                if seen is None:
+                    by_id[i] = [found[k + 1]]
+                else:
+                    seen.append(found[k + 1])
+        # Detector order, not hit order: the same list whoever found the hits (and the
+        # order the re backend has).
+        ascii_text = text.isascii()
+        for i in sorted(by_id) if len(by_id) > 1 else by_id:
             # Byte offsets are character offsets only for ASCII text; otherwise the hit
             # just says "this detector may match somewhere" and its pattern runs in full.
-            ascii_text = text.isascii()
-            for i, ends in by_id.items():
-                d = dets[i]
-                if ascii_text and d.windowed:
-                    _windowed(d, i, text, ends, pos, out)
-                else:
-                    out.extend((i, m) for m in d.pattern.finditer(text, pos))
-        for i in self._ungated:
-            if active[i]:
-                out.extend((i, m) for m in dets[i].pattern.finditer(text, pos))
-        return out
+            work.append((i, by_id[i] if ascii_text and dets[i].windowed else None))
+        ungated = self._ungated_in(active)
+        if ungated:
+            work.extend((i, None) for i in ungated)
+        return work
+
+    def _ungated_in(self, active: Active) -> tuple[int, ...]:
+        """The ungated detectors ``active`` enables (per active list, remembered: a plan
+        passes the same one for every cell of a column)."""
+        entry = self._ungated_cache.get(id(active))
+        if entry is not None and entry[0] is active:
+            return entry[1]
+        ungated = tuple(i for i in self._ungated if active[i])
+        if len(self._ungated_cache) >= 256:
+            self._ungated_cache.clear()
+        self._ungated_cache[id(active)] = (active, ungated)  # holds it: the id stays its own
+        return ungated
+
+    def _matches(
+        self, work: _Work, text: str, pos: int, out: list[tuple[int, re.Match[str]]]
+    ) -> None:
+        i, ends = work
+        if ends is not None:
+            _windowed(self.detectors[i], i, text, ends, pos, out)
+        else:
+            out.extend((i, m) for m in self.detectors[i].pattern.finditer(text, pos))
 
     # -- checked candidates -----------------------------------------------------------------------
 
@@ -177,10 +234,13 @@ class Scanner:
                     continue
                 span = checked
             if span[1] > span[0]:
-                out.append(Candidate(span[0], span[1], d.priority, d.entity, i))
+                # tuple.__new__: what Candidate(...) does, without its Python-level __new__.
+                out.append(_new_tuple(Candidate, (span[0], span[1], d.priority, d.entity, i)))
         return out
 
-    def find(self, text: str, active: Active, pos: int = 0) -> list[Candidate]:
+    def find(
+        self, text: str, active: Active, pos: int = 0, hits: Hits | None = None
+    ) -> list[Candidate]:
         """Checked, non-overlapping candidates, in text order.
 
         The same result as ``resolve(self.check(raws))``, cheaper: levels are checked from
@@ -188,10 +248,24 @@ class Scanner:
         not checked at all (resolve would drop it, as a check only ever shrinks a span). A
         card number is thus not also run through the phone-number library.
         """
-        raws = self.raw(text, active, pos)
+        works = self._work(text, active, pos, hits)
+        if not works:
+            return []
+        dets = self.detectors
+        if len(works) > 1:
+            top = max(dets[i].priority for i, _ in works)
+            for i, ends in works:
+                d = dets[i]
+                if ends is not None and d.keeps_span and d.priority < top:
+                    return self._find_lazily(works, text, pos)
+        raws: list[tuple[int, re.Match[str]]] = []
+        for i, ends in works:
+            if ends is not None:
+                _windowed(dets[i], i, text, ends, pos, raws)
+            else:
+                raws.extend((i, m) for m in dets[i].pattern.finditer(text, pos))
         if len(raws) <= 1:
             return self.check(raws) if raws else []
-        dets = self.detectors
         levels: dict[int, list[tuple[int, re.Match[str]]]] = {}
         for raw in raws:
             levels.setdefault(dets[raw[0]].priority, []).append(raw)
@@ -200,20 +274,85 @@ class Scanner:
         chosen: list[Candidate] = []
         starts: list[int] = []
         for priority in sorted(levels, reverse=True):
-            level = levels[priority]
-            if chosen:
-                level = [r for r in level if not _inside(dets[r[0]].span(r[1]), starts, chosen)]
-            cands = self.check(level)
-            cands.sort(key=lambda c: (c.start - c.end, c.start))
-            for c in cands:
-                k = bisect.bisect_left(starts, c.start)
-                if k > 0 and chosen[k - 1].end > c.start:
-                    continue
-                if k < len(chosen) and chosen[k].start < c.end:
-                    continue
-                starts.insert(k, c.start)
-                chosen.insert(k, c)
+            _choose(self, levels[priority], chosen, starts)
         return chosen
+
+    def _find_lazily(self, works: list[_Work], text: str, pos: int) -> list[Candidate]:
+        """`find`'s levels, running a detector's pattern only when it can add something.
+
+        A detector whose candidate is always its whole match (``keeps_span``) and whose
+        trigger hits all end inside candidates chosen at higher levels adds nothing: every
+        match holds a trigger match, so it overlaps the candidate that trigger ends in and
+        would be dropped. A card number's digits are thus not searched for a phone number.
+        """
+        dets = self.detectors
+        chosen: list[Candidate] = []
+        starts: list[int] = []
+        level: list[tuple[int, re.Match[str]]] = []
+        if len(works) == 2:  # the usual case (a card number's digits hit the phone trigger)
+            high, low = works
+            if dets[high[0]].priority < dets[low[0]].priority:
+                high, low = low, high
+            self._matches(high, text, pos, level)
+            if level:
+                _choose(self, level, chosen, starts)
+            i, ends = low
+            if (
+                chosen
+                and ends is not None
+                and dets[i].keeps_span
+                and _covered(ends, pos, starts, chosen)
+            ):
+                return chosen
+            level = []
+            self._matches(low, text, pos, level)
+            if level:
+                _choose(self, level, chosen, starts)
+            return chosen
+        # Highest priority first; sorted() is stable, so works keep their order in a level.
+        order = sorted(works, key=lambda w: -dets[w[0]].priority)
+        k = 0
+        while k < len(order):
+            priority = dets[order[k][0]].priority
+            level = []
+            while k < len(order) and dets[order[k][0]].priority == priority:
+                i, ends = order[k]
+                k += 1
+                if (
+                    chosen
+                    and ends is not None
+                    and dets[i].keeps_span
+                    and _covered(ends, pos, starts, chosen)
+                ):
+                    continue
+                self._matches((i, ends), text, pos, level)
+            if level:
+                _choose(self, level, chosen, starts)
+        return chosen
+
+
+def _choose(
+    scanner: Scanner,
+    level: list[tuple[int, re.Match[str]]],
+    chosen: list[Candidate],
+    starts: list[int],
+) -> None:
+    """Add one priority level's candidates to ``chosen`` (sorted, disjoint; ``starts``
+    their starts): longer first, then earlier; none overlapping one already chosen."""
+    if chosen:
+        dets = scanner.detectors
+        level = [r for r in level if not _inside(dets[r[0]].span(r[1]), starts, chosen)]
+    cands = scanner.check(level)
+    if len(cands) > 1:
+        cands.sort(key=lambda c: (c.start - c.end, c.start))
+    for c in cands:
+        j = bisect.bisect_left(starts, c.start)
+        if j > 0 and chosen[j - 1].end > c.start:
+            continue
+        if j < len(chosen) and chosen[j].start < c.end:
+            continue
+        starts.insert(j, c.start)
+        chosen.insert(j, c)
 
 
 def _windowed(
@@ -232,8 +371,8 @@ def _windowed(
     one there. If nothing starts before ``e``, no match starts in ``[cur, e)`` and
     finditer's next try position may move to ``e``.
     """
-    if len(ends) > 1 and any(ends[k] > ends[k + 1] for k in range(len(ends) - 1)):
-        ends = sorted(ends)
+    if len(ends) > 1:
+        ends = sorted(ends)  # nearly always sorted already: one C pass
     cur = pos
     ml = d.max_len
     lead = d.lead or ml
@@ -251,6 +390,18 @@ def _windowed(
         out.append((i, m))
         end = m.end()
         cur = end if end > m.start() else end + 1
+
+
+def _covered(ends: list[int], pos: int, starts: list[int], chosen: list[Candidate]) -> bool:
+    """Whether every trigger end after ``pos`` falls in a chosen candidate: its match's last
+    character (at ``end - 1``) lies in ``[c.start, c.end)``."""
+    for e in ends:
+        if e <= pos:
+            continue
+        k = bisect.bisect_left(starts, e) - 1
+        if k < 0 or chosen[k].end < e:
+            return False
+    return True
 
 
 def _inside(span: tuple[int, int], starts: list[int], chosen: list[Candidate]) -> bool:
@@ -290,6 +441,7 @@ class Prefilter:
         self.empty = not use
         self._active = tuple(bool(a) for a in active)
         self._db = scanner._db  # same database; hits of inactive detectors are ignored
+        self._gated = scanner._gated_ids
         triggers = [
             (t if not c else f"(?i:{t})")
             for i, t, c in scanner._gated_triggers
@@ -307,6 +459,39 @@ class Prefilter:
         if self._db is not None:
             return self._rows_hs(buf, row_ends)
         return self._rows_re(bytes(buf) if isinstance(buf, memoryview) else buf, row_ends)
+
+    def hits(self, buf: bytes | bytearray | memoryview) -> list[tuple[int, int]] | None:
+        """(end offset, detector) of every trigger hit of an active detector in ``buf``,
+        ascending; None when hits cannot stand for a scan (no Hyperscan, or an active
+        detector has no trigger): then use `rows`.
+
+        A trigger match inside a cell's bytes is reported here with the same end, as
+        triggers have no anchors or word boundaries (Hyperscan reports every end offset of
+        every pattern). So for an ASCII cell ``[a, b)`` of ``buf``, the hits ending in
+        ``(a, b]`` (minus ``a``) include every hit a scan of the cell alone reports: they can
+        stand for that scan (`Scanner.raw`'s ``hits``). One C call for the buffer, one
+        Python call per hit.
+        """
+        if self.empty:
+            return []
+        if not self.exact or self._db is None:
+            return None
+        out: list[tuple[int, int]] = []
+        append = out.append
+        active = self._active
+        if all(active[i] for i in self._gated):
+
+            def on_match(i: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+                append((to, i))
+        else:
+
+            def on_match(i: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+                if active[i]:
+                    append((to, i))
+
+        self._db.scan(buf, match_event_handler=on_match)
+        out.sort()  # Hyperscan reports by end offset, nearly always in order: O(n) then
+        return out
 
     def _rows_hs(self, buf: bytes | bytearray | memoryview, row_ends: Sequence[int]) -> list[int]:
         rows: list[int] = []

@@ -339,7 +339,25 @@ def _shuffle_classes(value: str, stream: _Stream) -> str:
     return "".join(out)
 
 
+_ASCII_DIGITS = b"0123456789"
+_STAR_DIGITS = bytes.maketrans(_ASCII_DIGITS, b"*" * 10)
+
+
 def _mask_digits(value: str, keep: int) -> str:
+    if value.isascii():
+        # The same result by byte operations in C: count the digits, find where the kept
+        # ones begin, star every digit before that.
+        b = value.encode("ascii")
+        total = len(b) - len(b.translate(None, _ASCII_DIGITS))
+        keep = min(keep, total // 2)
+        cut = len(b) - keep
+        if keep > 0 and not b[cut:].isdigit():  # separators among the kept digits
+            cut = len(b)
+            while keep > 0:
+                cut -= 1
+                if 48 <= b[cut] <= 57:
+                    keep -= 1
+        return (b[:cut].translate(_STAR_DIGITS) + b[cut:]).decode("ascii")
     total = sum(1 for c in value if c.isdigit())
     keep = min(keep, total // 2)  # never reveal most of a value, however short
     seen = 0

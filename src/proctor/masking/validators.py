@@ -21,8 +21,17 @@ import phonenumbers
 _DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
 
 
+_PLAIN_VALUE = bytes.maketrans(b"0123456789", bytes(range(10)))
+_DOUBLED_VALUE = bytes.maketrans(b"0123456789", bytes(_DOUBLED))
+
+
 def luhn_ok(digits: str) -> bool:
-    """The Luhn (mod 10) check over a string of ASCII digits."""
+    """The Luhn (mod 10) check over a string of digits."""
+    if digits.isascii() and digits.isdigit():
+        # Digit values by byte translation, summed in C: no Python call per digit.
+        b = digits.encode("ascii")
+        total = sum(b[-1::-2].translate(_PLAIN_VALUE)) + sum(b[-2::-2].translate(_DOUBLED_VALUE))
+        return total % 10 == 0
     rev = digits[::-1]
     total = sum(map(int, rev[0::2])) + sum(map(_DOUBLED.__getitem__, map(int, rev[1::2])))
     return total % 10 == 0
@@ -47,12 +56,12 @@ def card_brand(digits: str) -> str | None:
     n = len(digits)
     if n < 12 or n > 19:
         return None
+    if digits[0] == "4" and n in (13, 16, 19):
+        return "visa"
     p2 = int(digits[:2])
     p3 = int(digits[:3])
     p4 = int(digits[:4])
     p6 = int(digits[:6])
-    if digits[0] == "4" and n in (13, 16, 19):
-        return "visa"
     if n == 16 and (51 <= p2 <= 55 or 2221 <= p4 <= 2720):
         return "mastercard"
     if n == 15 and p2 in (34, 37):

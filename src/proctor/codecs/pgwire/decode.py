@@ -170,6 +170,29 @@ def data_row(body: bytes) -> list[tuple[int, int]]:
     return cells
 
 
+def data_row_at(buf: bytes, start: int, end: int) -> list[tuple[int, int]]:
+    """`data_row` of the DataRow message ``buf[start:end]`` (type byte and length
+    included), without copying it: (offset in ``buf``, length) of each cell."""
+    try:
+        (count,) = _I16.unpack_from(buf, start + 5)
+        pos = start + 7
+        cells: list[tuple[int, int]] = []
+        unpack = _I32.unpack_from
+        for _ in range(count):
+            (length,) = unpack(buf, pos)
+            pos += 4
+            cells.append((pos, length))
+            if length > 0:
+                pos += length
+            elif length < -1:
+                raise ProtocolError("DataRow cell has a negative length")
+    except struct.error as exc:
+        raise ProtocolError("DataRow truncated") from exc
+    if pos != end:
+        raise ProtocolError("DataRow length does not match its cells")
+    return cells
+
+
 def raw_fields(body: bytes) -> list[tuple[int, bytes]]:
     """ErrorResponse / NoticeResponse fields as (code, raw value) in order."""
     out: list[tuple[int, bytes]] = []

@@ -174,10 +174,25 @@ class BackendScanner:
                         and last.end == pos
                         and (last.type == mtype)
                     ):
-                        last.ends.append(stop)
-                        last.end = stop
+                        ends = last.ends
+                        ends.append(stop)
                     else:
-                        out.append(FramedMessage(mtype, b"", pos, stop, [stop]))
+                        ends = [stop]
+                        last = FramedMessage(mtype, b"", pos, stop, ends)
+                        out.append(last)
+                    # The rest of the run, in a tighter loop: a row costs an unpack and
+                    # an append (a partial or other message ends it, as above).
+                    append = ends.append
+                    pos = stop
+                    while end - pos >= 5:
+                        mtype2, length = _unpack_header(data, pos)
+                        stop = pos + 1 + length
+                        if mtype2 != mtype or stop > end or length < 4:
+                            break
+                        append(stop)
+                        pos = stop
+                    last.end = pos
+                    continue
                 else:
                     out.append(FramedMessage(mtype, data[pos + 5 : stop], pos, stop))
             elif stop > end:

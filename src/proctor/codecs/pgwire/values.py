@@ -166,8 +166,11 @@ def _bytea(data: Buf, encoding: str) -> str:
     return "\\x" + data.hex()
 
 
+# Types whose binary form is their text form's bytes.
+BINARY_IS_TEXT = frozenset({TEXT, VARCHAR, BPCHAR, NAME, XML, JSON})
+
 _DECODERS: dict[int, Decoder] = {
-    **dict.fromkeys((TEXT, VARCHAR, BPCHAR, NAME, XML, JSON), _text),
+    **dict.fromkeys(BINARY_IS_TEXT, _text),
     JSONB: _jsonb,
     CHAR: _char,
     BOOL: _bool,
