@@ -195,8 +195,9 @@ class ResultMasking:
         self._timezone = "UTC"  # the session's TimeZone: binary timestamptz text depends on it
         self._record = record
         self._pending: deque[_Pending] = deque()
-        self._prepared: dict[str, _Prepared] = {}
-        self._portals: dict[str, _Portal] = {}
+        # Keyed by names as sent (bytes): only matched, never shown, so never decoded.
+        self._prepared: dict[bytes, _Prepared] = {}
+        self._portals: dict[bytes, _Portal] = {}
         self._current: _Result | None = None  # the result rows now belong to
         self._copy: MaskingStats | None = None  # COPY TO STDOUT in progress
         self._discarding = False
@@ -215,34 +216,30 @@ class ResultMasking:
 
     def client_message(self, mtype: int, body: bytes, statement: Statement | None) -> bytes:
         """Follow one command; returns bytes to send upstream *before* it (our own Describe)."""
-        codec = self._codec
         if mtype == F_QUERY:
             self._pending.append(_Pending(_QUERY, _Prepared(_table_hint(statement))))
             # A simple Query drops the unnamed statement and portal.
-            self._prepared.pop("", None)
-            self._portals.pop("", None)
+            self._prepared.pop(b"", None)
+            self._portals.pop(b"", None)
         elif mtype == F_PARSE:
-            name = decode.parse(body, codec).name
-            self._prepared[name] = _Prepared(_table_hint(statement))
+            self._prepared[decode.statement_name(body)] = _Prepared(_table_hint(statement))
         elif mtype == F_BIND:
-            bind = decode.bind_full(body, codec)
-            self._portals[bind.portal] = _Portal(
-                self._prepared.get(bind.statement), bind.result_formats
-            )
+            portal_name, statement_name, formats = decode.bind_raw(body)
+            self._portals[portal_name] = _Portal(self._prepared.get(statement_name), formats)
         elif mtype == F_DESCRIBE:
-            target = decode.target(body, codec)
-            if target.kind == "S":
-                prepared = self._prepared.get(target.name)
+            kind, name = decode.target_raw(body)
+            if kind == "S":
+                prepared = self._prepared.get(name)
                 if prepared is not None:
                     prepared.describing = True
                 self._pending.append(_Pending(_DESCRIBE_S, prepared=prepared))
             else:
-                portal = self._portals.get(target.name)
+                portal = self._portals.get(name)
                 if portal is not None:
                     portal.describing = True
                 self._pending.append(_Pending(_DESCRIBE_P, portal=portal))
         elif mtype == F_EXECUTE:
-            name = decode.execute(body, codec).portal
+            name = decode.execute_raw(body)[0]
             portal = self._portals.get(name)
             extra = b""
             if (
@@ -253,12 +250,12 @@ class ResultMasking:
                 # Nobody asked what the rows will look like: ask ourselves, quietly.
                 portal.describing = True
                 self._pending.append(_Pending(_DESCRIBE_P, portal=portal, swallow=True))
-                extra = encode.message(F_DESCRIBE, b"P" + name.encode(codec) + b"\x00")
+                extra = encode.message(F_DESCRIBE, b"P" + name + b"\x00")
             self._pending.append(_Pending(_EXECUTE, portal=portal))
             return extra
         elif mtype == F_CLOSE:
-            target = decode.target(body, codec)
-            (self._prepared if target.kind == "S" else self._portals).pop(target.name, None)
+            kind, name = decode.target_raw(body)
+            (self._prepared if kind == "S" else self._portals).pop(name, None)
         elif mtype == F_SYNC:
             self._pending.append(_Pending(_SYNC))
         return b""

@@ -95,6 +95,13 @@ def bind(body: bytes, encoding: str = "utf-8") -> Bind:
 
 def bind_full(body: bytes, encoding: str = "utf-8") -> Bind:
     """Bind with its result format codes (walks past the parameter values)."""
+    portal, stmt, formats = bind_raw(body)
+    return Bind(_text(portal, encoding), _text(stmt, encoding), formats)
+
+
+def bind_raw(body: bytes) -> tuple[bytes, bytes, tuple[int, ...]]:
+    """(portal, statement, result formats) of a Bind, names as sent: for code that only
+    matches names (result masking follows every Bind; decoding them would be wasted)."""
     portal, pos = _cstring(body, 0)
     stmt, pos = _cstring(body, pos)
     try:
@@ -114,7 +121,7 @@ def bind_full(body: bytes, encoding: str = "utf-8") -> Bind:
         raise ProtocolError("Bind message truncated") from exc
     if any(f not in (0, 1) for f in formats):
         raise ProtocolError("Bind result format code must be 0 or 1")
-    return Bind(_text(portal, encoding), _text(stmt, encoding), tuple(formats))
+    return portal, stmt, tuple(formats)
 
 
 _FIELD = struct.Struct("!IhIhih")
@@ -215,20 +222,37 @@ def notification(body: bytes) -> tuple[int, bytes, bytes]:
 
 
 def execute(body: bytes, encoding: str = "utf-8") -> Execute:
+    portal, max_rows = execute_raw(body)
+    return Execute(_text(portal, encoding), max_rows)
+
+
+def execute_raw(body: bytes) -> tuple[bytes, int]:
+    """(portal name as sent, max rows) of an Execute."""
     portal, pos = _cstring(body, 0)
     if len(body) - pos != 4:
         raise ProtocolError("Execute message has a bad length")
     (max_rows,) = _I32.unpack_from(body, pos)
-    return Execute(_text(portal, encoding), max_rows)
+    return portal, max_rows
 
 
 def target(body: bytes, encoding: str = "utf-8") -> Target:
+    kind, name = target_raw(body)
+    return Target(kind, _text(name, encoding))
+
+
+def target_raw(body: bytes) -> tuple[str, bytes]:
+    """('S' or 'P', name as sent) of a Describe or Close."""
     if not body or body[0] not in (ord("S"), ord("P")):
         raise ProtocolError("Describe/Close must name 'S' or 'P'")
     name, pos = _cstring(body, 1)
     if pos != len(body):
         raise ProtocolError("trailing bytes after Describe/Close name")
-    return Target(chr(body[0]), _text(name, encoding))
+    return "S" if body[0] == 0x53 else "P", name
+
+
+def statement_name(body: bytes) -> bytes:
+    """The statement name of a Parse, as sent (the SQL text is not decoded)."""
+    return _cstring(body, 0)[0]
 
 
 def function_call_oid(body: bytes) -> int:
