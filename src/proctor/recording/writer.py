@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from typing import Protocol
 
 from proctor.model import SessionEnd, SessionStart, StatementRecord
@@ -43,14 +44,17 @@ class RecorderFactory(Protocol):
 class BatchingStoreWriter:
     """One per process: a thread that writes session events to the store in batches.
 
-    The event loop only appends to a list (atomic under the GIL, no lock, no wake-up). The
+    The event loop only appends to a deque (atomic under the GIL, no lock, no wake-up). The
     thread wakes on a timer, not per event: waking it for every statement made the two
     threads trade the GIL on every transaction, which cost more than the writes themselves.
     """
 
     def __init__(self, store: SessionStore, flush_interval: float = 0.2) -> None:
         self._store = store
-        self._buffer: list[SessionStart | StatementRecord | SessionEnd] = []
+        # A deque drained from the left: an append racing with the drain is either taken
+        # now or left for the next round. (Swapping the list for a fresh one could lose an
+        # append that had already looked up the old list when the thread finished with it.)
+        self._buffer: deque[SessionStart | StatementRecord | SessionEnd] = deque()
         self._interval = flush_interval
         self._failed: str | None = None
         self._stopping = threading.Event()
@@ -81,11 +85,10 @@ class BatchingStoreWriter:
         self._flush()
 
     def _flush(self) -> None:
-        if not self._buffer:
+        buffer = self._buffer
+        if not buffer:
             return
-        # Swap, don't copy: appends racing with the swap land in the new list.
-        batch, self._buffer = self._buffer, []
-        self._write(batch)
+        self._write([buffer.popleft() for _ in range(len(buffer))])
 
     def _write(self, batch: list[SessionStart | StatementRecord | SessionEnd]) -> None:
         # Keep order: a session's start before its statements before its end.
