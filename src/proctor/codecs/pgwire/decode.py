@@ -156,33 +156,20 @@ def row_description(body: bytes, encoding: str = "utf-8") -> list[FieldDescripti
 
 def data_row(body: bytes) -> list[tuple[int, int]]:
     """(offset, length) of each cell of a DataRow body; length -1 is NULL."""
-    end = len(body)
-    try:
-        (count,) = _I16.unpack_from(body, 0)
-        pos = 2
-        cells: list[tuple[int, int]] = []
-        unpack = _I32.unpack_from
-        for _ in range(count):
-            (length,) = unpack(body, pos)
-            pos += 4
-            cells.append((pos, length))
-            if length > 0:
-                pos += length
-            elif length < -1:
-                raise ProtocolError("DataRow cell has a negative length")
-    except struct.error as exc:
-        raise ProtocolError("DataRow truncated") from exc
-    if pos != end:
-        raise ProtocolError("DataRow length does not match its cells")
-    return cells
+    return _cells(body, 0, len(body))
 
 
 def data_row_at(buf: bytes, start: int, end: int) -> list[tuple[int, int]]:
     """`data_row` of the DataRow message ``buf[start:end]`` (type byte and length
     included), without copying it: (offset in ``buf``, length) of each cell."""
+    return _cells(buf, start + 5, end)
+
+
+def _cells(buf: bytes, pos: int, end: int) -> list[tuple[int, int]]:
+    """The cells of a DataRow body that starts at ``pos`` and ends at ``end`` in ``buf``."""
     try:
-        (count,) = _I16.unpack_from(buf, start + 5)
-        pos = start + 7
+        (count,) = _I16.unpack_from(buf, pos)
+        pos += 2
         cells: list[tuple[int, int]] = []
         unpack = _I32.unpack_from
         for _ in range(count):
