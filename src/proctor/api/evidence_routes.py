@@ -17,12 +17,10 @@ import logging
 import os
 import shutil
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
 
-from proctor import __version__
 from proctor.api.identity_setup import IdentityRuntime
 from proctor.api.pages import NO_STORE
 from proctor.api.routes import bearer_identity
@@ -86,15 +84,7 @@ class EvidenceRoutes:
             response = _error(429, "busy", "an evidence pack is being built; try again shortly")
             response.headers["Retry-After"] = "30"
             return response
-        covered = Scope(
-            start=start,
-            end=end,
-            connections=chosen,
-            tags=tags,
-            generated_at=datetime.now(UTC),
-            generated_by=identity.subject,
-            gateway_version=__version__,
-        )
+        covered = scope.export_scope(start, end, chosen, tags, identity.subject)
         async with self._busy:
             tmp = Path(tempfile.mkdtemp(prefix="proctor-evidence-"))
             try:

@@ -16,7 +16,6 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -28,13 +27,6 @@ from proctor.evidence import scope
 @click.group("evidence")
 def evidence_group() -> None:
     """The ISO/IEC 27001 evidence pack: export it for a period, verify a copy."""
-
-
-def parse_when(text: str, *, end: bool) -> datetime:
-    try:
-        return scope.parse_when(text, end=end)
-    except scope.ScopeError as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 def parse_tags(values: Sequence[str]) -> dict[str, str]:
@@ -80,15 +72,13 @@ def export_command(
 
         download_pack(start_text, end_text, connections, tags, out, keep_zip=make_zip)
         return
-    from proctor import __version__
     from proctor.cli.evidence_export import exporter_subject, open_inputs
-    from proctor.evidence.model import Scope
     from proctor.evidence.pack import PackError, export_pack, zip_pack
 
-    start = parse_when(start_text, end=False)
-    end = parse_when(end_text, end=True)
-    if end <= start:
-        raise click.BadParameter("--to must not be before --from")
+    try:
+        start, end = scope.parse_period(start_text, end_text)
+    except scope.ScopeError as exc:
+        raise click.BadParameter(str(exc)) from None
     tag_filter = parse_tags(tags)
     inputs = open_inputs(config_path)
     try:
@@ -99,15 +89,7 @@ def export_command(
             )
         except scope.ScopeError as exc:
             raise click.ClickException(str(exc)) from exc
-        covered = Scope(
-            start=start,
-            end=end,
-            connections=chosen,
-            tags=tag_filter,
-            generated_at=datetime.now(UTC),
-            generated_by=subject,
-            gateway_version=__version__,
-        )
+        covered = scope.export_scope(start, end, chosen, tag_filter, subject)
         total = sum(inputs.source.count_in(start, end, chosen))
         with _progress(total) as advance:
             result = export_pack(

@@ -41,6 +41,7 @@ from proctor.recording.events import (
     TerminalOutput,
 )
 from proctor.recording.format import FormatError, decode_record, from_micros, iter_frames
+from proctor.recording.head_file import HEAD_FILE, HeadFileError, read_head_file
 from proctor.recording.keys import KeyEncryptionKey, PublicKeys
 from proctor.recording.keystore import KeyStoreError, keks, public_keys
 from proctor.recording.leaves import TreeHead
@@ -49,8 +50,6 @@ from proctor.recording.reader import RecordedEvent
 from proctor.recording.storage.base import BlobMissing, BlobStorage, StorageError
 from proctor.recording.storage.factory import open_blob_storage
 from proctor.recording.storage.local import LocalBlobStorage
-
-HEAD_FILE = "ledger-head.json"
 
 
 def keys_option(func: Any) -> Any:
@@ -130,17 +129,12 @@ def open_recordings(
 
 
 def read_remembered_head(path: Path | None) -> TreeHead | None:
-    if path is None or not path.exists():
+    if path is None:
         return None
     try:
-        data = json.loads(path.read_text())
-        return TreeHead.decode(base64.b64decode(data["head"], validate=True))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        # Never silently ignored: a damaged trusted copy must not switch rollback checks off.
-        raise click.ClickException(
-            f"cannot read the remembered ledger head {path}: {exc} "
-            "(restore it, or delete it to trust the stored ledger afresh)"
-        ) from exc
+        return read_head_file(path)
+    except HeadFileError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def remember_head(path: Path | None, head: TreeHead | None) -> bool:

@@ -26,14 +26,13 @@ from proctor.evidence.csvfile import CsvFile
 from proctor.evidence.integrity import RecordingsCheck
 from proctor.evidence.model import Figures, Scope
 from proctor.masking import Masker
-from proctor.model import AccessGrant, ApprovalRequest, RequestStatus, StatementRecord
+from proctor.model import AccessGrant, ApprovalRequest, Identity, RequestStatus, StatementRecord
 from proctor.store.evidence import ConfigVersion
 from proctor.store.sessions import SessionRow
 
 # Statement rows that are not commands: what masking replaced, approval outcomes, notices.
 NOT_COMMANDS = frozenset({"masking", "approval", "notice"})
 BLOCKED = "deny"
-MACHINE_PREFIXES = ("ci:", "agent:", "svc:")
 
 Progress = Callable[[int], None]
 
@@ -61,8 +60,9 @@ class EvidenceSource(Protocol):
 
 
 def identity_kind(subject: str) -> str:
-    """``machine`` for workload identities (CI, agents, services), else ``human``."""
-    return "machine" if subject.startswith(MACHINE_PREFIXES) else "human"
+    """``machine`` for workload identities (CI, agents, services), else ``human``: the
+    same rule as ``Identity.is_machine``."""
+    return "machine" if Identity(subject).is_machine else "human"
 
 
 @dataclass
@@ -199,8 +199,7 @@ class Collector:
                 masked = sum(sum(c.values()) for c in end.masked.values()) if end else 0
                 recording = ""
                 if self._recordings is not None:
-                    report = self._recordings.session(start.id, live=end is None)
-                    recording = _recording_status(report.status.value, report.problems, end)
+                    recording = self._recordings.session(start.id, live=end is None)
                 out.row(
                     start.id, start.started_at, end.ended_at if end else None, start.subject,
                     who.kind, " ".join(sorted(start.groups)), start.connection, start.database,
@@ -211,11 +210,8 @@ class Collector:
                 )  # fmt: skip
                 self._progress(1)
         if self._recordings is not None:
-            totals = self._recordings.totals.by_status
-            f.recordings_verified = totals["sealed"] + totals["deleted"] + totals["live"]
-            f.recordings_failed = sum(
-                n for k, n in totals.items() if k not in ("sealed", "deleted", "live")
-            )
+            f.recordings_verified = self._recordings.verified
+            f.recordings_failed = self._recordings.failed
 
     # -- statements -----------------------------------------------------------------------
 
@@ -412,11 +408,3 @@ def _mask_counts(text: str) -> Iterator[tuple[str, str, int]]:
             for entity, n in sorted(counts.items()):
                 if isinstance(n, int) and not isinstance(n, bool):
                     yield str(where), str(entity), n
-
-
-def _recording_status(status: str, problems: Sequence[object], end: object) -> str:
-    if problems:
-        return "invalid"
-    if status == "unsealed" and end is None:
-        return "live"
-    return status

@@ -3,33 +3,25 @@ public keys that verify them, and the remembered ledger head (rollback check).""
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from proctor.config import ProctorConfig
 from proctor.evidence.pack import PackError, Recordings
+from proctor.recording.head_file import HEAD_FILE, HeadFileError, read_head_file
 from proctor.recording.keys import SigningKey
 from proctor.recording.keystore import KeyStoreError, ensure_keys, load_keys
 from proctor.recording.leaves import TreeHead
 from proctor.recording.storage import StorageError
 from proctor.recording.storage.factory import open_blob_storage
 
-HEAD_FILE = "ledger-head.json"  # in gateway.state_dir, written by `proctor verify`
-
 
 def remembered_head(state_dir: Path) -> TreeHead | None:
-    """The latest ledger head a check remembered (None: none yet). A damaged file is an
-    error, never ignored: it must not switch the rollback check off."""
-    path = state_dir / HEAD_FILE
-    if not path.exists():
-        return None
+    """The latest ledger head a check remembered (None: none yet)."""
     try:
-        data = json.loads(path.read_text())
-        return TreeHead.decode(base64.b64decode(data["head"], validate=True))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise PackError(f"cannot read the remembered ledger head {path}: {exc}") from exc
+        return read_head_file(state_dir / HEAD_FILE)
+    except HeadFileError as exc:
+        raise PackError(str(exc)) from exc
 
 
 def pack_inputs(

@@ -89,8 +89,9 @@ class RecordingsCheck:
         # Sessions go first so they can stream; the summary follows them.
         out.write('{"format": ' + json.dumps(FORMAT) + ', "sessions": [\n')
 
-    def session(self, session_id: str, *, live: bool = False) -> SessionReport:
-        """Verify one session; ``live``: it has not ended yet, so no seal is expected."""
+    def session(self, session_id: str, *, live: bool = False) -> str:
+        """Verify one session; its status (``sealed``, ``deleted``, ``live``, ``unsealed``,
+        ``invalid``). ``live``: it has not ended yet, so no seal is expected."""
         report = verify_session(self._storage, session_id, self._keys, ledger=self.ledger)
         status = _status_name(report, live)
         self.totals.by_status[status] += 1
@@ -113,7 +114,16 @@ class RecordingsCheck:
             entry["tombstone"] = tombstone_json(report.tombstone)
         self._out.write(("" if self._first else ",\n") + json.dumps(entry, sort_keys=True))
         self._first = False
-        return report
+        return status
+
+    @property
+    def verified(self) -> int:
+        """Sessions whose recording is complete and intact (or deleted by policy)."""
+        return sum(n for s, n in self.totals.by_status.items() if s in _GOOD)
+
+    @property
+    def failed(self) -> int:
+        return sum(n for s, n in self.totals.by_status.items() if s not in _GOOD)
 
     def finish(self, scope: Scope) -> IntegritySummary:
         """Write the period proof and the summary; close the JSON document."""
@@ -144,12 +154,11 @@ class RecordingsCheck:
         if not proven:
             problems.append("the ledger heads of the period are not consistent")
         ok = not problems
-        failed = sum(n for s, n in self.totals.by_status.items() if s not in _GOOD)
         rest = {
             "ok": ok,
             "period": {"start": scope.start.isoformat(), "end": scope.end.isoformat()},
             "sessions_by_status": dict(sorted(self.totals.by_status.items())),
-            "sessions_failed": failed,
+            "sessions_failed": self.failed,
             "ledger": {
                 "ok": ledger.ok,
                 "size": ledger.size,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 
+from proctor import __version__
+from proctor.evidence.model import Scope
 from proctor.model import Connection
 
 
@@ -23,7 +25,12 @@ def parse_when(text: str, *, end: bool) -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ScopeError(f"{text!r} is not a date (YYYY-MM-DD) or ISO date-time") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # the day after 9999-12-31
+        raise ScopeError(f"{text!r} is beyond the last representable day") from None
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # an offset that moves it outside the representable range
+        raise ScopeError(f"{text!r} is outside the representable range") from None
 
 
 def parse_period(start_text: str, end_text: str) -> tuple[datetime, datetime]:
@@ -32,6 +39,25 @@ def parse_period(start_text: str, end_text: str) -> tuple[datetime, datetime]:
     if end <= start:
         raise ScopeError("the end of the period (--to) must not be before its start (--from)")
     return start, end
+
+
+def export_scope(
+    start: datetime,
+    end: datetime,
+    connections: tuple[str, ...],
+    tags: Mapping[str, str],
+    generated_by: str,
+) -> Scope:
+    """The scope of a pack made now by ``generated_by`` with this gateway version."""
+    return Scope(
+        start=start,
+        end=end,
+        connections=connections,
+        tags=dict(tags),
+        generated_at=datetime.now(UTC),
+        generated_by=generated_by,
+        gateway_version=__version__,
+    )
 
 
 def parse_tags(values: Sequence[str]) -> dict[str, str]:

@@ -12,10 +12,11 @@ from pathlib import Path
 import click
 import pytest
 
-from proctor.cli.evidence_cmd import parse_tags, parse_when
+from proctor.cli.evidence_cmd import parse_tags
 from proctor.evidence.csvfile import CsvFile, cell_text
 from proctor.evidence.manifest import verify_manifest, write_manifest
 from proctor.evidence.pack import PackError, unzip_pack, zip_pack
+from proctor.evidence.scope import ScopeError, parse_period, parse_when
 from proctor.recording.keys import PublicKeys, SigningKey
 
 
@@ -53,8 +54,15 @@ def test_dates_are_whole_days_and_to_includes_its_day() -> None:
     assert parse_when("2026-09-30", end=True) == datetime(2026, 10, 1, tzinfo=UTC)
     assert parse_when("2026-07-01T10:00:00+02:00", end=False) == datetime(2026, 7, 1, 8, tzinfo=UTC)
     assert parse_when("2026-07-01T10:00:00", end=True) == datetime(2026, 7, 1, 10, tzinfo=UTC)
-    with pytest.raises(click.BadParameter, match="not a date"):
+    with pytest.raises(ScopeError, match="not a date"):
         parse_when("last tuesday", end=False)
+    # Hostile periods are clear errors, not tracebacks.
+    with pytest.raises(ScopeError, match="beyond the last representable day"):
+        parse_period("0001-01-01", "9999-12-31")
+    with pytest.raises(ScopeError, match="outside the representable range"):
+        parse_when("0001-01-01T00:00:00+05:00", end=False)
+    with pytest.raises(ScopeError, match="must not be before"):
+        parse_period("2026-07-02", "2026-07-01")
 
 
 def test_tags_are_key_value() -> None:

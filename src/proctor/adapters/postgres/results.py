@@ -35,6 +35,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from proctor.adapters.postgres import message_text
 from proctor.adapters.postgres.pgtypes import category
 from proctor.codecs.pgwire import FramedMessage, decode, encode
 from proctor.codecs.pgwire.constants import (
@@ -84,10 +85,6 @@ INTEREST = frozenset(
     }
 )
 RUNS = frozenset({B_DATA_ROW, B_COPY_DATA})
-
-# ErrorResponse/NoticeResponse fields that carry free text (others are codes, positions,
-# source locations and object names).
-_TEXT_FIELDS = frozenset(b"MDHWqp")
 
 Splice = tuple[int, int, bytes]
 _I32 = struct.Struct("!i")
@@ -660,34 +657,10 @@ class ResultMasking:
     # -- errors, notices, notifications --------------------------------------------------------
 
     def mask_fields(self, mtype: int, body: bytes) -> bytes | None:
-        codec = self._codec
-        changed = False
-        fields = decode.raw_fields(body)
-        out: list[tuple[int, bytes]] = []
-        for code, raw in fields:
-            if code in _TEXT_FIELDS:
-                text = raw.decode(codec, "replace")
-                try:
-                    masked = self._masker.mask_text(text, stats=self.stats)
-                except Exception:
-                    masked = "[REDACTED]"
-                if masked != text:
-                    raw = masked.encode(codec, "replace")
-                    changed = True
-            out.append((code, raw))
-        return encode.raw_fields(mtype, out) if changed else None
+        return message_text.mask_fields(self._masker, self._codec, self.stats, mtype, body)
 
     def mask_notification(self, pid: int, body: bytes) -> bytes | None:
-        """A NotificationResponse (under the pid the client knows), masked; None if clean."""
-        _, channel, payload = decode.notification(body)
-        text = payload.decode(self._codec, "replace")
-        try:
-            masked = self._masker.mask_text(text, stats=self.stats)
-        except Exception:
-            masked = "[REDACTED]"
-        if masked == text:
-            return None
-        return encode.notification(pid, channel, masked.encode(self._codec, "replace"))
+        return message_text.mask_notification(self._masker, self._codec, self.stats, pid, body)
 
     # -- failing closed ------------------------------------------------------------------------
 
