@@ -9,6 +9,11 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok
 want() { for p in "$@"; do have_pkg "$p" || need+=("$p"); done; }
 
 want postgresql postgresql-contrib
+# A C compiler and the Python headers: make install compiles the hot-path loops with mypyc
+# (scripts/build-accel.py). Only needed for Debian's own Python (pyenv builds bring headers).
+want gcc libc6-dev
+python_include=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null || true)
+[ -n "$python_include" ] && [ -f "$python_include/Python.h" ] || want python3-dev
 if [ "$what" = test ]; then
   want pgbouncer postgresql-client chromium
   # The test OpenID Provider runs on node (the machine image ships node 20 and npm).

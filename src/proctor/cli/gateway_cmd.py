@@ -55,6 +55,20 @@ def warn_if_clock_unsynchronized() -> None:
         )
 
 
+def log_acceleration() -> None:
+    """Whether the compiled framing loops run (make install builds them with mypyc): a
+    gateway without them relays large results several times slower; say so at start."""
+    import logging
+
+    from proctor.codecs.pgwire import accel
+
+    logger = logging.getLogger("proctor.gateway")
+    if accel.WALK is not None:
+        logger.info("hot_path_compiled")
+    else:
+        logger.warning("hot_path_interpreted", extra={"reason": accel.STATUS})
+
+
 @click.command("gateway")
 @config_option
 @click.option(
@@ -87,6 +101,7 @@ def gateway_command(config_path: Path, workers: int | None) -> None:
         )
     jsonlog.configure(cfg.gateway.log_level, pid=os.getpid())
     warn_if_clock_unsynchronized()
+    log_acceleration()
     # Recording keys and storage are checked once, before workers fork: a missing bucket or
     # a wrong secret stops the gateway now, not at the first session.
     from proctor.recording.keystore import ensure_keys

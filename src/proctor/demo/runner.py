@@ -210,9 +210,16 @@ def prepare(
     if (directory / "demo.json").exists():
         state = DemoState.load(directory)
     else:
+        pg_data = _pg_data_dir(directory)
+        leftover = PgCluster(pg_data, 0, "x")
+        if leftover.initialized:
+            # Kept under /var/tmp for a directory that was since deleted: its port, password
+            # and data belong to that demo, and the new one could neither start nor seed it.
+            log(f"Removing a leftover demo cluster in {pg_data} ...")
+            leftover.destroy()
         state = DemoState(
             dir=str(directory),
-            pg_data=str(_pg_data_dir(directory)),
+            pg_data=str(pg_data),
             pg_port=free_port(),
             gateway_port=_pick_port(15432),
             http_port=_pick_port(18080),

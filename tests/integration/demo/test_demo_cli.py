@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -133,3 +134,20 @@ def test_demo_detach_env_stop(tmp_path: Path) -> None:
 def test_demo_env_without_demo_is_a_clear_error(tmp_path: Path) -> None:
     res = proctor("demo", "--env", "--dir", str(tmp_path / "none"), check=False)
     assert res.returncode == 1 and "no demo in" in res.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root keeps the cluster outside the directory")
+def test_a_demo_directory_deleted_by_hand_starts_afresh(tmp_path: Path) -> None:
+    # As root the cluster lives under /var/tmp (socket path length, ownership): deleting the
+    # demo directory leaves it behind, with the old port and password.
+    demo = tmp_path / "demo"
+    proctor("demo", "--detach", "--dir", str(demo))
+    proctor("demo", "--stop", "--dir", str(demo))
+    shutil.rmtree(demo)
+    try:
+        started = proctor("demo", "--detach", "--dir", str(demo))
+        assert "Removing a leftover demo cluster" in started.stderr
+        alice = exports(proctor("demo", "--env", "--dir", str(demo), "--as", "alice").stdout)
+        assert int(psql(alice, "select count(*) from customers")) >= 10_000
+    finally:
+        proctor("demo", "--stop", "--purge", "--dir", str(demo), check=False)

@@ -11,9 +11,11 @@ Two directions have different needs, so there are two framers:
   whole before it is allowed through (policy needs the full SQL), and client messages are small
   except CopyData, which ``max_message_size`` bounds.
 * ``BackendScanner`` (server → gateway) never holds a message body it was not asked for: it
-  walks message headers with ``struct.unpack_from`` and reports only the message types the
-  adapter registered interest in. The received bytes can then be forwarded as one slice, so
-  a 1 GB result streams through with constant memory.
+  walks message headers and reports only the message types the adapter registered interest
+  in. The received bytes can then be forwarded as one slice, so a 1 GB result streams
+  through with constant memory. Its innermost loops (``walk.py``) are compiled with mypyc
+  by ``make install`` when a C compiler is available (``accel.py`` decides whether the
+  build is used); interpreted, the same walk is done with ``struct.unpack_from``.
 
 Startup-phase packets have no type byte; ``StartupFramer`` handles them.
 """

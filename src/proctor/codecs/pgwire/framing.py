@@ -5,11 +5,31 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from proctor.codecs.pgwire.accel import WALK
 from proctor.codecs.pgwire.constants import FRONTEND_TYPES
 from proctor.codecs.pgwire.errors import ProtocolError
 
 _HEADER = struct.Struct("!BI")
 _unpack_header = _HEADER.unpack_from
+
+
+def _py_run_ends(data: bytes, pos: int, mtype: int, ends: list[int]) -> int:
+    """``walk.run_ends`` with ``struct``: faster than that loop when neither is compiled."""
+    append = ends.append
+    end = len(data)
+    while end - pos >= 5:
+        mtype2, length = _unpack_header(data, pos)
+        stop = pos + 1 + length
+        if mtype2 != mtype or stop > end or length < 4:
+            break
+        append(stop)
+        pos = stop
+    return pos
+
+
+# The compiled loops take ``bytes`` only (not bytearray or memoryview): checked per feed.
+_run_ends = WALK.run_ends if WALK is not None else _py_run_ends
+_skip_plain = WALK.skip_plain if WALK is not None else None
 
 
 # Not frozen: a frozen dataclass's __init__ pays object.__setattr__ per field, and these are
@@ -114,7 +134,7 @@ class BackendScanner:
     a result of a million rows costs a list append per row, not an object and a copy.
     """
 
-    __slots__ = ("_held", "_interesting", "_max_held", "_runs", "_skip")
+    __slots__ = ("_held", "_interesting", "_max_held", "_runs", "_skip", "_table")
 
     def __init__(
         self,
@@ -122,15 +142,16 @@ class BackendScanner:
         max_held: int = 1 << 26,
         runs: frozenset[int] = frozenset(),
     ) -> None:
-        self._interesting = interesting | runs
-        self._runs = runs
         self._held = b""
         self._skip = 0
         self._max_held = max_held
+        self.set_interest(interesting, runs)
 
     def set_interest(self, interesting: frozenset[int], runs: frozenset[int] = frozenset()) -> None:
         self._interesting = interesting | runs
         self._runs = runs
+        # For the compiled walk: a byte per type, non-zero for those that stop it.
+        self._table = bytes(1 if t in self._interesting else 0 for t in range(256))
 
     @property
     def at_boundary(self) -> bool:
@@ -150,7 +171,13 @@ class BackendScanner:
         interesting = self._interesting
         runs = self._runs
         forward_to = end
+        skip_plain = _skip_plain if type(data) is bytes else None
+        table = self._table
         while pos < end:
+            if skip_plain is not None:
+                pos = skip_plain(data, pos, table)
+                if pos == end:
+                    break
             if end - pos < 5:
                 self._held = data[pos:]
                 forward_to = pos
@@ -180,17 +207,12 @@ class BackendScanner:
                         ends = [stop]
                         last = FramedMessage(mtype, b"", pos, stop, ends)
                         out.append(last)
-                    # The rest of the run, in a tighter loop: a row costs an unpack and
-                    # an append (a partial or other message ends it, as above).
-                    append = ends.append
-                    pos = stop
-                    while end - pos >= 5:
-                        mtype2, length = _unpack_header(data, pos)
-                        stop = pos + 1 + length
-                        if mtype2 != mtype or stop > end or length < 4:
-                            break
-                        append(stop)
-                        pos = stop
+                    # The rest of the run, in a tighter loop (compiled when built): a row
+                    # costs a header read and an append; a partial or other message ends it.
+                    if skip_plain is not None:
+                        pos = _run_ends(data, stop, mtype, ends)
+                    else:
+                        pos = _py_run_ends(data, stop, mtype, ends)
                     last.end = pos
                     continue
                 else:

@@ -1,0 +1,152 @@
+"""The compiled framing loops (walk.py via mypyc) against the interpreted ones.
+
+The compiled loops may only skip work: on any stream, split anywhere, the scanner must
+return exactly what its interpreted loops return. ``make test`` builds the compiled module
+and sets PROCTOR_REQUIRE_ACCEL=1, so these comparisons run against the real build in CI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import struct
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from proctor.codecs.pgwire import accel, framing
+from proctor.codecs.pgwire.errors import ProtocolError
+from proctor.codecs.pgwire.framing import BackendScanner
+
+WALK_SOURCE = Path(accel.__file__).with_name("walk.py")
+
+
+def _interpreted_walk() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("_walk_source", WALK_SOURCE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+PURE = _interpreted_walk()
+WALKS = [PURE] + ([accel.WALK] if accel.WALK is not None else [])
+
+
+def test_the_compiled_loops_are_in_use_where_the_build_is_required() -> None:
+    if os.environ.get("PROCTOR_REQUIRE_ACCEL", "") in ("", "0"):
+        pytest.skip("PROCTOR_REQUIRE_ACCEL not set (make test sets it)")
+    assert accel.WALK is not None, accel.STATUS
+    assert framing._skip_plain is not None
+
+
+def _message(mtype: int, body: bytes) -> bytes:
+    return struct.pack("!BI", mtype, len(body) + 4) + body
+
+
+messages = st.one_of(
+    st.tuples(st.sampled_from(b"DCZTnE"), st.binary(max_size=40)).map(lambda t: _message(*t)),
+    # Malformed: a declared length under 4, or far beyond what follows.
+    st.tuples(st.sampled_from(b"DC"), st.integers(0, 3)).map(
+        lambda t: struct.pack("!BI", t[0], t[1])
+    ),
+    st.tuples(st.sampled_from(b"DZ"), st.integers(5, 2**32 - 1)).map(
+        lambda t: struct.pack("!BI", t[0], t[1])
+    ),
+)
+streams = st.lists(messages, max_size=30).map(b"".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=streams, start=st.integers(0, 40), mtype=st.sampled_from(b"DC"))
+def test_run_ends_agrees_with_the_struct_loop(data: bytes, start: int, mtype: int) -> None:
+    start = min(start, len(data))
+    expected_ends: list[int] = []
+    expected = framing._py_run_ends(data, start, mtype, expected_ends)
+    for walk in WALKS:
+        ends: list[int] = []
+        assert walk.run_ends(data, start, mtype, ends) == expected
+        assert ends == expected_ends
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=streams, start=st.integers(0, 40), interesting=st.sets(st.sampled_from(b"DCZTnE")))
+def test_skip_plain_stops_at_the_first_message_it_may_not_skip(
+    data: bytes, start: int, interesting: set[int]
+) -> None:
+    start = min(start, len(data))
+    table = bytes(1 if t in interesting else 0 for t in range(256))
+    # Reference: the first message from ``start`` that is interesting, partial or malformed.
+    pos = start
+    while len(data) - pos >= 5:
+        mtype, length = struct.unpack_from("!BI", data, pos)
+        if mtype in interesting or length < 4 or pos + 1 + length > len(data):
+            break
+        pos += 1 + length
+    for walk in WALKS:
+        assert walk.skip_plain(data, start, table) == pos
+
+
+Scan = list[tuple[object, ...]]
+
+
+def _scan(stream: bytes, cuts: list[int], *, compiled: bool) -> Scan:
+    with pytest.MonkeyPatch.context() as m:
+        if not compiled:
+            m.setattr(framing, "_skip_plain", None)
+            m.setattr(framing, "_run_ends", framing._py_run_ends)
+        scanner = BackendScanner(frozenset(b"ZCTE"), runs=frozenset(b"D"))
+        out: Scan = []
+        pieces = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+        for piece in pieces:
+            try:
+                forwarded, found = scanner.feed(piece)
+            except ProtocolError as exc:
+                out.append(("error", str(exc)))
+                break
+            out.append(
+                (
+                    forwarded,
+                    [(f.type, f.body, f.start, f.end, f.ends) for f in found],
+                    scanner.at_boundary,
+                )
+            )
+        return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=streams, cuts=st.lists(st.integers(0, 400), max_size=6))
+def test_the_scanner_returns_the_same_with_or_without_the_compiled_loops(
+    data: bytes, cuts: list[int]
+) -> None:
+    cuts = sorted({c for c in cuts if 0 < c < len(data)})
+    assert _scan(data, cuts, compiled=True) == _scan(data, cuts, compiled=False)
+
+
+def test_a_build_is_used_only_while_it_matches_the_source() -> None:
+    source = WALK_SOURCE.read_bytes()
+    digest = hashlib.sha256(source).hexdigest()
+    built = SimpleNamespace(__file__="/x/walk.cpython-311-x86_64-linux-gnu.so", BUILT_FROM=digest)
+    assert accel.usable(built, source)  # type: ignore[arg-type]
+    assert not accel.usable(built, source + b"# edited\n")  # type: ignore[arg-type]
+    assert not accel.usable(built, None)  # type: ignore[arg-type]
+    unstamped = SimpleNamespace(__file__=built.__file__, BUILT_FROM="")
+    assert not accel.usable(unstamped, source)  # type: ignore[arg-type]
+    interpreted = SimpleNamespace(__file__="/x/walk.py", BUILT_FROM=digest)
+    assert not accel.usable(interpreted, source)  # type: ignore[arg-type]
+
+
+def test_the_compiled_walk_refuses_what_it_cannot_read_without_copying() -> None:
+    if accel.WALK is None:
+        pytest.skip(f"compiled loops not in use: {accel.STATUS}")
+    with pytest.raises(TypeError):
+        accel.WALK.run_ends(bytearray(b"D\x00\x00\x00\x04"), 0, ord("D"), [])
+    # ... so the scanner keeps bytearrays on the interpreted loops, with the same result.
+    scanner = BackendScanner(frozenset(), runs=frozenset(b"D"))
+    forwarded, found = scanner.feed(bytearray(_message(ord("D"), b"ab") * 3))  # type: ignore[arg-type]
+    assert [f.ends for f in found] == [[7, 14, 21]]
+    assert len(forwarded) == 21
