@@ -99,19 +99,29 @@ def statement_entry(
 def raw_result_entry(at: int, raw: bytes, raw_format: str, statement: int | None = None) -> bytes:
     """The entry of ``ResultEvent(at, (), raw=raw, raw_format=raw_format,
     statement=statement)``: bytes the client was sent, recorded as they were."""
-    return b"".join(
-        (
-            _RESULT_ENTRY,
-            _U64.pack(0x1B, at) if at > 0xFFFFFFFF else head(0, at),
-            _MAP7_RAW,
-            head(2, len(raw)),
-            raw,
-            _RESULT_MIDDLE,
-            _NULL if statement is None else head(0, statement),
-            _RESULT_TAIL,
-            _word(raw_format),
-        )
-    )
+    return b"".join(raw_result_entry_parts(at, (raw,), len(raw), raw_format, statement))
+
+
+def raw_result_entry_parts(
+    at: int,
+    chunks: Sequence[bytes],
+    size: int,
+    raw_format: str,
+    statement: int | None = None,
+) -> list[bytes]:
+    """`raw_result_entry` of ``b"".join(chunks)`` (``size`` bytes) as consecutive parts, the
+    chunks among them uncopied: a result's megabytes are copied once, into the batch."""
+    return [
+        _RESULT_ENTRY,
+        _U64.pack(0x1B, at) if at > 0xFFFFFFFF else head(0, at),
+        _MAP7_RAW,
+        head(2, size),
+        *chunks,
+        _RESULT_MIDDLE,
+        _NULL if statement is None else head(0, statement),
+        _RESULT_TAIL,
+        _word(raw_format),
+    ]
 
 
 def event_entry(at: int, event: Event) -> bytes:
@@ -121,9 +131,10 @@ def event_entry(at: int, event: Event) -> bytes:
     return dumps([int(event.TYPE), at, event.payload()])
 
 
-def batch_payload(entries: Sequence[bytes]) -> bytes:
-    """The batch's plaintext payload: the array of its (encoded) entries."""
-    return head(4, len(entries)) + b"".join(entries)
+def batch_payload(entries: Sequence[bytes], count: int | None = None) -> bytes:
+    """The batch's plaintext payload: the array of its (encoded) entries. With ``count``,
+    ``entries`` are the consecutive parts of that many entries (`raw_result_entry_parts`)."""
+    return b"".join((head(4, len(entries) if count is None else count), *entries))
 
 
 def decode_batch(plain: bytes) -> list[tuple[int, int, dict[str, Any]]]:

@@ -86,9 +86,12 @@ def session_tag(session_id: str) -> bytes:
     return genesis(session_id)[:8]
 
 
-def record_hash(record: bytes) -> bytes:
+def record_hash(record: bytes, *more: bytes) -> bytes:
+    """The hash of a record given whole or as consecutive parts (no join needed)."""
     h = _EVENT_HASHER.copy()
     h.update(record)
+    for part in more:
+        h.update(part)
     return h.digest()
 
 
@@ -165,6 +168,14 @@ def encode_content_record(
     """``dumps([rtype, seq, at, prev, stag, body])`` for a byte-string body, built by hand:
     the same bytes (a test holds them equal) for a third of cbor2's per-call cost, on the
     per-event hot path."""
+    return content_record_head(rtype, seq, at, prev, stag, len(body)) + body
+
+
+def content_record_head(
+    rtype: int, seq: int, at: int, prev: bytes, stag: bytes, body_size: int
+) -> bytes:
+    """`encode_content_record`'s bytes up to the body: a large body (a batch of result
+    bytes) is then written after it as it is, not copied into one record first."""
     return b"".join(
         (
             _ARRAY6,
@@ -175,8 +186,7 @@ def encode_content_record(
             prev,
             _BSTR8,
             stag,
-            head(2, len(body)),
-            body,
+            head(2, body_size),
         )
     )
 

@@ -27,7 +27,7 @@ import time
 from collections import deque
 
 from proctor.model import SessionEnd, SessionStart, StatementRecord
-from proctor.recording.batch import event_entry, raw_result_entry, statement_entry
+from proctor.recording.batch import event_entry, raw_result_entry_parts, statement_entry
 from proctor.recording.clock import read_clock
 from proctor.recording.events import (
     ApprovalEvent,
@@ -204,7 +204,7 @@ class SignedRecorder:
                 r.add(_entry(item))
                 if r.size >= BATCH_BYTES:
                     r.flush()
-                if r.writer.pending + len(r.entries) >= every:
+                if r.writer.pending + r.count >= every:
                     r.flush()
                     flush = r.writer.checkpoint()
                     if flush is not None:
@@ -233,11 +233,12 @@ class SignedRecorder:
 class _Round:
     """One session's events of one recorder round, encoded, waiting to become a batch."""
 
-    __slots__ = ("at", "entries", "out", "out_at", "out_size", "size", "writer")
+    __slots__ = ("at", "count", "entries", "out", "out_at", "out_size", "size", "writer")
 
     def __init__(self, writer: SessionRecordingWriter) -> None:
         self.writer = writer
-        self.entries: list[bytes] = []
+        self.entries: list[bytes] = []  # encoded entries, or parts of them (count says)
+        self.count = 0
         self.at = 0  # the first entry's time
         self.size = 0
         self.out: list[bytes] = []  # a run of output chunks, recorded as one result
@@ -246,15 +247,21 @@ class _Round:
 
     def add(self, entry: tuple[int, bytes]) -> None:
         at, data = entry
-        if not self.entries:
+        if not self.count:
             self.at = at
         self.entries.append(data)
+        self.count += 1
         self.size += len(data)
 
     def close_output(self) -> None:
         at = self.out_at
         assert at is not None
-        self.add((at, raw_result_entry(at, b"".join(self.out), RAW_FORMAT)))
+        if not self.count:
+            self.at = at
+        # The chunks go into the batch as they are: copied once, when it is encoded.
+        self.entries += raw_result_entry_parts(at, self.out, self.out_size, RAW_FORMAT)
+        self.count += 1
+        self.size += self.out_size
         self.out = []
         self.out_at = None
         self.out_size = 0
@@ -262,9 +269,10 @@ class _Round:
     def flush(self) -> None:
         if self.out_at is not None:
             self.close_output()
-        if self.entries:
-            self.writer.append_batch(self.entries, self.at)
+        if self.count:
+            self.writer.append_batch(self.entries, self.at, self.count)
             self.entries = []
+            self.count = 0
             self.size = 0
 
 

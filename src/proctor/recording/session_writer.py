@@ -35,6 +35,7 @@ from proctor.recording.format import (
     SEGMENT_MAGIC,
     RecordType,
     check_session_id,
+    content_record_head,
     dumps,
     encode_content_record,
     encode_record,
@@ -92,7 +93,9 @@ class SessionRecordingWriter:
         self._prev = genesis(session_id)
         self._seq = 0
         self._segment = 0
-        self._buf = bytearray(SEGMENT_MAGIC)
+        # The segment's bytes as parts, joined once when it is closed (a batch record's body
+        # can be megabytes: appending it to a bytearray would copy it again).
+        self._buf: list[bytes] = [SEGMENT_MAGIC]
         self._pending = 0  # events since the last checkpoint (a batch counts its entries)
         self._every = checkpoint_every
         self._interval = checkpoint_interval
@@ -137,8 +140,7 @@ class SessionRecordingWriter:
 
     def _emit(self, rtype: int, at: int, body: object) -> bytes:
         raw, digest = encode_record(rtype, self._seq, at, self._prev, self._stag, body)
-        self._buf += _LEN.pack(len(raw))
-        self._buf += raw
+        self._buf += (_LEN.pack(len(raw)), raw)
         self._prev = digest
         self._seq += 1
         self._pending += 1
@@ -162,34 +164,33 @@ class SessionRecordingWriter:
             else self._dek.encrypt(seq, plain, _AAD.pack(self._stag, rtype, seq))
         )
         raw = encode_content_record(rtype, seq, to_micros(event.at), self._prev, self._stag, body)
-        self._buf += _LEN.pack(len(raw))
-        self._buf += raw
+        self._buf += (_LEN.pack(len(raw)), raw)
         self._prev = record_hash(raw)
         self._seq = seq + 1
         self._pending += 1
 
-    def append_batch(self, entries: Sequence[bytes], at: int) -> None:
+    def append_batch(self, entries: Sequence[bytes], at: int, count: int | None = None) -> None:
         """Record several events as one batch record (format 2). ``entries``: encoded by
         ``proctor.recording.batch`` (``statement_entry``, ``raw_result_entry``,
         ``event_entry``), in the order the events happened; ``at``: the first one's time,
-        µs since the epoch (the record's own ``at``)."""
+        µs since the epoch (the record's own ``at``). With ``count``, ``entries`` are the
+        consecutive parts of that many entries (`batch_payload`)."""
         if self._sealed:
             raise RecordingClosed(f"session {self.session_id} is sealed")
         if not entries:
             return
         seq = self._seq
-        plain = batch_payload(entries)
+        plain = batch_payload(entries, count)
         body = (
             plain
             if self._dek is None
             else self._dek.encrypt(seq, plain, _AAD.pack(self._stag, _BATCH, seq))
         )
-        raw = encode_content_record(_BATCH, seq, at, self._prev, self._stag, body)
-        self._buf += _LEN.pack(len(raw))
-        self._buf += raw
-        self._prev = record_hash(raw)
+        head = content_record_head(_BATCH, seq, at, self._prev, self._stag, len(body))
+        self._buf += (_LEN.pack(len(head) + len(body)), head, body)
+        self._prev = record_hash(head, body)
         self._seq = seq + 1
-        self._pending += len(entries)
+        self._pending += len(entries) if count is None else count
 
     def due_checkpoint(self, now: float) -> bool:
         """``now`` from ``time.monotonic()``: wall clock jumps must not delay checkpoints."""
@@ -220,7 +221,7 @@ class SessionRecordingWriter:
             signature_input([rtype, seq, at_us, self._prev, self._stag, body])
         )
         digest = self._emit(rtype, at_us, body)
-        blob = (segment_key(self.session_id, self._segment), bytes(self._buf))
+        blob = (segment_key(self.session_id, self._segment), b"".join(self._buf))
         leaf = SessionLeaf(
             self.session_id,
             self._segment,
@@ -230,7 +231,7 @@ class SessionRecordingWriter:
             sealed=rtype == RecordType.SEAL,
         )
         self._segment += 1
-        self._buf = bytearray(SEGMENT_MAGIC)
+        self._buf = [SEGMENT_MAGIC]
         self._pending = 0
         self._last = time.monotonic() if now is None else now
         if rtype == RecordType.SEAL:

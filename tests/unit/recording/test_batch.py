@@ -22,6 +22,7 @@ from proctor.recording.batch import (
     decode_batch,
     event_entry,
     raw_result_entry,
+    raw_result_entry_parts,
     statement_entry,
 )
 from proctor.recording.events import (
@@ -384,3 +385,32 @@ def test_export_names_an_events_place_in_its_batch() -> None:
     single = event_json(RecordedEvent(4, T0, event))
     assert "index" not in single and single["seq"] == 4
     assert list(single)[:3] == ["seq", "at", "type"]
+
+
+@given(
+    chunks=st.lists(st.binary(max_size=300), max_size=5), statement=st.none() | st.integers(0, 9)
+)
+def test_a_result_given_in_chunks_encodes_as_the_joined_result(
+    chunks: list[bytes], statement: int | None
+) -> None:
+    raw = b"".join(chunks)
+    parts = raw_result_entry_parts(AT, chunks, len(raw), RAW_FORMAT, statement)
+    assert b"".join(parts) == raw_result_entry(AT, raw, RAW_FORMAT, statement)
+
+
+def test_a_batch_given_as_parts_is_the_same_record_as_one_given_whole() -> None:
+    # The recorder hands a result's chunks over uncopied (parts + count): the segment must
+    # hold exactly the bytes of the same batch given as whole entries.
+    chunks = [b"D" * 70_000, b"T" * 5, b"Z" * 1_000]
+    whole = [
+        statement_entry(AT, "select 1", "query", "allowed", None, 1),
+        raw_result_entry(AT, b"".join(chunks), RAW_FORMAT),
+    ]
+    parts = [whole[0], *raw_result_entry_parts(AT, chunks, 71_005, RAW_FORMAT)]
+    segments = []
+    for entries, count in ((whole, None), (parts, 2)):
+        w = SessionRecordingWriter("s", started(), SIGNER, None, checkpoint_interval=1e9)
+        w.append_batch(entries, AT, count)
+        assert w.pending == 3  # the start record and the two entries
+        segments.append(w.seal(ended()).blob[1])
+    assert segments[0] == segments[1]
