@@ -272,7 +272,16 @@ def machine_facts(pgbench: str, pgbouncer: str, proctor: str) -> dict[str, Any]:
         "pgbouncer": _first_line([pgbouncer, "--version"]),
         "proctor": _first_line([proctor, "--version"]),
         "git": _first_line(["git", "describe", "--always", "--dirty"]),
+        "hot_path": _hot_path(),
     }
+
+
+def _hot_path() -> str:
+    """Whether the gateway's compiled framing loops are built and current (the gateway
+    started by the harness imports the same tree)."""
+    from proctor.codecs.pgwire import accel
+
+    return accel.STATUS
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:

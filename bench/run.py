@@ -377,6 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"pgbouncer pool {args.pool_size}, Proctor workers {args.workers}"
             ),
             "sslmode": ", ".join(f"{t.name}={t.env.get('PGSSLMODE', 'default')}" for t in targets),
+            "Proctor hot path": facts["hot_path"],
         },
     }
     if interrupted:
