@@ -21,9 +21,10 @@ from proctor.sql import (
     prepared_statements,
     redact_postgres,
 )
-from proctor.sql import postgres as postgres_module
 from proctor.sql._tree import EMBEDDED, loads_iterative, parse
 from proctor.sql.catalog import STATEMENT_OPERATIONS
+from proctor.sql.postgres import analysis as postgres_analysis
+from proctor.sql.postgres import handlers as postgres_handlers
 from tests.unit.sql.corpus import load_all
 
 CASES = load_all()
@@ -194,14 +195,14 @@ def test_internal_error_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(postgres_module._HANDLERS, "DeleteStmt", broken)
+    monkeypatch.setitem(postgres_handlers._HANDLERS, "DeleteStmt", broken)
     statement = analyze_postgres("DELETE FROM t")
     assert statement.operation is Operation.UNKNOWN and not statement.complete
     assert "internal analyzer error (RuntimeError)" in statement.notes[0]
 
 
 def test_unknown_statement_type_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delitem(postgres_module.STATEMENT_OPERATIONS, "CheckPointStmt")
+    monkeypatch.delitem(STATEMENT_OPERATIONS, "CheckPointStmt")
     statement = analyze_postgres("CHECKPOINT")
     assert statement.operation is Operation.UNKNOWN
     assert Operation.UNKNOWN in statement.effects
@@ -210,14 +211,14 @@ def test_unknown_statement_type_fails_closed(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_unexpected_tree_shape_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = postgres_module.parse
+    real = postgres_analysis.parse
 
     def odd(text: str) -> list[Any]:
         statements = real(text)
         statements[0]["stmt"]["SelectStmt"]["fromClause"] = [{"a": 1, "b": 2}]
         return statements
 
-    monkeypatch.setattr(postgres_module, "parse", odd)
+    monkeypatch.setattr(postgres_analysis, "parse", odd)
     statement = analyze_postgres("SELECT * FROM t")
     assert not statement.complete
     assert "unexpected parse tree shape" in statement.notes[0]
