@@ -22,7 +22,7 @@ from __future__ import annotations
 import bisect
 import importlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from proctor.masking.detectors import LOOKAHEAD, Detector
@@ -41,6 +41,11 @@ Active = Sequence[bool]
 Hits = dict[int, list[int]]
 # A detector to run: its index, and the trigger ends to run it around (None: everywhere).
 _Work = tuple[int, list[int] | None]
+# `Scanner.hits_finder`'s remembered branches of `find`: run by priority levels (no level:
+# nothing to run), or as `_find_works` does. (mode, levels or the works as one level), a
+# work being (detector, windowed, keeps_span).
+_LEVELS, _OTHER = range(2)
+_Program = tuple[int, tuple[tuple[tuple[int, bool, bool], ...], ...]]
 
 
 class Candidate(NamedTuple):
@@ -118,6 +123,11 @@ class Scanner:
         self._gated_triggers = gated
         self._gated_ids = tuple(sorted(self.gated))
         self._ungated_cache: dict[int, tuple[Active, tuple[int, ...]]] = {}
+        # What `_choose`/`check` and the windowed search read per match, by detector: a
+        # tuple lookup instead of attribute reads on the hot path.
+        self._windows = tuple(
+            (d.pattern.search, d.max_len + LOOKAHEAD, d.lead or d.max_len) for d in self.detectors
+        )
         # The re backend's gate: no trigger anywhere in the text means no gated detector
         # can match (an alternation finds a match wherever any branch would).
         self._gate: re.Pattern[str] | None = (
@@ -227,9 +237,10 @@ class Scanner:
         out: list[Candidate] = []
         for i, m in raws:
             d = dets[i]
-            span = d.span(m)
-            if d.check is not None:
-                checked = d.check(m, span)
+            span = d.span(m) if d.groups else m.span()
+            check = d.check
+            if check is not None:
+                checked = check(m, span)
                 if checked is None:
                     continue
                 span = checked
@@ -249,8 +260,9 @@ class Scanner:
         card number is thus not also run through the phone-number library.
         """
         works = self._work(text, active, pos, hits)
-        if not works:
-            return []
+        return self._find_works(works, text, pos) if works else []
+
+    def _find_works(self, works: list[_Work], text: str, pos: int) -> list[Candidate]:
         dets = self.detectors
         if len(works) > 1:
             top = max(dets[i].priority for i, _ in works)
@@ -276,6 +288,91 @@ class Scanner:
         for priority in sorted(levels, reverse=True):
             _choose(self, levels[priority], chosen, starts)
         return chosen
+
+    def hits_finder(self, active: Active) -> Callable[[str, Hits], list[Candidate]]:
+        """``find(text, active, 0, hits)`` for one active list (a scan column's), cheaper per
+        call: what `find` derives from which detectors hit (their order, their priority
+        levels, whether a lower level may be skipped) is derived once per set of hitting
+        detectors and remembered (a column sees few such sets). ``hits``' lists must be
+        ascending, as `Hits` are: the windowed search does not sort them again."""
+        programs: dict[tuple[int, ...], _Program] = {}
+        windows = self._windows
+        dets = self.detectors
+        find = self.find
+
+        def find_hits(text: str, hits: Hits) -> list[Candidate]:
+            if not text.isascii():  # byte offsets are not character offsets: no windows
+                return find(text, active, 0, hits)
+            key = tuple(hits)
+            program = programs.get(key)
+            if program is None:
+                if len(programs) >= 64:
+                    programs.clear()
+                program = programs[key] = self._program(active, key)
+            mode, levels = program
+            if mode == _OTHER:
+                works = [(i, hits[i] if windowed else None) for i, windowed, _ in levels[0]]
+                return self._find_works(works, text, 0)
+            chosen: list[Candidate] = []
+            starts: list[int] = []
+            for level in levels:  # as `_find_lazily` does, in the order it computes
+                raws: list[tuple[int, re.Match[str]]] = []
+                for i, windowed, keeps_span in level:
+                    if windowed:
+                        ends = hits[i]
+                        if keeps_span and chosen and _covered(ends, 0, starts, chosen):
+                            continue
+                        search, reach, lead = windows[i]
+                        _scan_windows(search, reach, lead, i, text, ends, 0, raws)
+                    else:
+                        raws.extend((i, m) for m in dets[i].pattern.finditer(text))
+                if len(raws) == 1 and not chosen:
+                    # `_choose` of one match: `check`, inline (this is most masked cells).
+                    i, m = raws[0]
+                    d = dets[i]
+                    span = d.span(m) if d.groups else m.span()
+                    check = d.check
+                    if check is not None:
+                        checked = check(m, span)
+                        if checked is None:
+                            continue
+                        span = checked
+                    if span[1] > span[0]:
+                        starts.append(span[0])
+                        chosen.append(
+                            _new_tuple(Candidate, (span[0], span[1], d.priority, d.entity, i))
+                        )
+                elif raws:
+                    _choose(self, raws, chosen, starts)
+            return chosen
+
+        return find_hits
+
+    def _program(self, active: Active, key: tuple[int, ...]) -> _Program:
+        """How `find` proceeds for ASCII text whose hits come from detectors ``key``: the
+        works `_work` lists (hit detectors in index order, then the ungated ones), and the
+        branch `_find_works` takes for them."""
+        dets = self.detectors
+        works = [(i, dets[i].windowed, dets[i].keeps_span) for i in sorted(key) if active[i]]
+        works += [(i, False, dets[i].keeps_span) for i in self._ungated_in(active)]
+        if not works:
+            return _LEVELS, ()
+        if len(works) == 1 and works[0][1]:
+            # `_find_works` checks its matches and resolves them: as `_choose` does for
+            # matches of one detector (one priority).
+            return _LEVELS, ((works[0],),)
+        top = max(dets[i].priority for i, _, _ in works)
+        if len(works) > 1 and any(w and k and dets[i].priority < top for i, w, k in works):
+            levels: list[list[tuple[int, bool, bool]]] = []
+            last = None
+            for work in sorted(works, key=lambda w: -dets[w[0]].priority):  # stable
+                priority = dets[work[0]].priority
+                if priority != last:
+                    levels.append([])
+                    last = priority
+                levels[-1].append(work)
+            return _LEVELS, tuple(tuple(level) for level in levels)
+        return _OTHER, (tuple(works),)
 
     def _find_lazily(self, works: list[_Work], text: str, pos: int) -> list[Candidate]:
         """`find`'s levels, running a detector's pattern only when it can add something.
@@ -345,6 +442,11 @@ def _choose(
     cands = scanner.check(level)
     if len(cands) > 1:
         cands.sort(key=lambda c: (c.start - c.end, c.start))
+    elif cands and not chosen:  # the first candidate (the usual one): nothing to place it among
+        c = cands[0]
+        starts.append(c.start)
+        chosen.append(c)
+        return
     for c in cands:
         j = bisect.bisect_left(starts, c.start)
         if j > 0 and chosen[j - 1].end > c.start:
@@ -373,17 +475,31 @@ def _windowed(
     """
     if len(ends) > 1:
         ends = sorted(ends)  # nearly always sorted already: one C pass
+    _scan_windows(
+        d.pattern.search, d.max_len + LOOKAHEAD, d.lead or d.max_len, i, text, ends, pos, out
+    )
+
+
+def _scan_windows(
+    search: Callable[[str, int, int], re.Match[str] | None],
+    reach: int,
+    lead: int,
+    i: int,
+    text: str,
+    ends: list[int],
+    pos: int,
+    out: list[tuple[int, re.Match[str]]],
+) -> None:
+    """`_windowed` given the detector's ``pattern.search``, ``max_len + LOOKAHEAD`` and
+    lead, over ascending ``ends``."""
     cur = pos
-    ml = d.max_len
-    lead = d.lead or ml
-    search = d.pattern.search
     for e in ends:
         if e <= cur:
             continue
         q = e - lead
         if q < cur:
             q = cur
-        m = search(text, q, e + ml + LOOKAHEAD)
+        m = search(text, q, e + reach)
         if m is None or m.start() >= e:
             cur = e
             continue
@@ -395,6 +511,12 @@ def _windowed(
 def _covered(ends: list[int], pos: int, starts: list[int], chosen: list[Candidate]) -> bool:
     """Whether every trigger end after ``pos`` falls in a chosen candidate: its match's last
     character (at ``end - 1``) lies in ``[c.start, c.end)``."""
+    if len(chosen) == 1:  # the usual case: no search for the candidate
+        first, last = chosen[0][0], chosen[0][1]
+        for e in ends:  # noqa: SIM110 - all() over a generator costs more per call
+            if e > pos and not first < e <= last:
+                return False
+        return True
     for e in ends:
         if e <= pos:
             continue

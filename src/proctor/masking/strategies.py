@@ -18,10 +18,11 @@ random per-process key (stable within the process only) and ``hash`` is refused 
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from proctor.masking import validators as v
@@ -178,6 +179,13 @@ class Replacer:
             return self._fpe(entity, value)
         return value
 
+    def text_replacer(self, entity: str, strategy: Strategy) -> Callable[[str], str]:
+        """``lambda value: self.text(entity, strategy, value)``, with what depends on the
+        entity and strategy only decided now (partial digits go straight to the masking)."""
+        if strategy.kind is Kind.PARTIAL and entity in (Entity.CARD, Entity.SSN, Entity.PHONE):
+            return functools.partial(_star_digits, strategy.keep)
+        return functools.partial(self.text, entity, strategy)
+
     def whole(self, entity: str, strategy: Strategy, value: str) -> str | None:
         """Replacement of a whole text value (a cell, a JSON string): NULL allowed."""
         if strategy.kind is Kind.NULL:
@@ -237,7 +245,7 @@ class Replacer:
             local, _, domain = value.rpartition("@")
             return (local[:1] + "***@" + domain) if local else self.label(entity)
         if entity in (Entity.CARD, Entity.SSN, Entity.PHONE):
-            return _mask_digits(value, keep)
+            return _star_digits(keep, value)
         if entity == Entity.IBAN:
             return _mask_alnum(value, keep, head=2)
         if entity == Entity.IP:
@@ -344,13 +352,21 @@ _STAR_DIGITS = bytes.maketrans(_ASCII_DIGITS, b"*" * 10)
 
 
 def _mask_digits(value: str, keep: int) -> str:
+    return _star_digits(keep, value)
+
+
+def _star_digits(keep: int, value: str) -> str:
+    """`_mask_digits` with the value last: ``functools.partial(_star_digits, keep)`` is a
+    replacement function called without keywords."""
     if value.isascii():
         # The same result by byte operations in C: count the digits, find where the kept
         # ones begin, star every digit before that.
         b = value.encode("ascii")
-        total = len(b) - len(b.translate(None, _ASCII_DIGITS))
-        keep = min(keep, total // 2)
-        cut = len(b) - keep
+        n = len(b)
+        half = (n - len(b.translate(None, _ASCII_DIGITS))) // 2
+        if keep > half:
+            keep = half
+        cut = n - keep
         if keep > 0 and not b[cut:].isdigit():  # separators among the kept digits
             cut = len(b)
             while keep > 0:

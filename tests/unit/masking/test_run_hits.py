@@ -5,8 +5,10 @@ reference implementations they replaced."""
 
 from __future__ import annotations
 
+import functools
 import random
 import struct
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -15,7 +17,7 @@ from hypothesis import strategies as st
 from proctor.masking import HAVE_HYPERSCAN, ColumnInfo, Masker, Profile, TypeCategory
 from proctor.masking import strategies as strat
 from proctor.masking import validators as v
-from proctor.masking.scanner import resolve
+from proctor.masking.scanner import Candidate, Hits, resolve
 
 T = TypeCategory
 
@@ -136,6 +138,39 @@ def test_find_with_hits_from_a_bigger_buffer(text: str, extra: list[int], before
     expected = resolve(scanner.check(scanner.raw(text, active)))
     assert scanner.find(text, active) == expected
     assert scanner.find(text, active, 0, found) == expected
+    assert scanner.hits_finder(active)(text, found) == expected
+
+
+# Contexts that enable different detector sets: plain, boosted (relaxed detectors without
+# a usable trigger run over the whole text), suppressed.
+HINTS = [("memo",), ("card_number",), ("phone",), ("ssn",), ("order_id",), ("build",)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=6).map("".join)
+    | st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=6).map(" ".join),
+    st.sampled_from(HINTS),
+    st.sampled_from(sorted(PROFILES)),
+)
+def test_hits_finder_is_find(text: str, hints: tuple[str, ...], profile: str) -> None:
+    """The finder remembers per set of hitting detectors what `find` decides per call:
+    same candidates, whichever detectors hit, ASCII or not, same finder called again."""
+    masker = MASKERS[profile]
+    scanner = masker.scanner
+    active = masker.active(masker.context(hints))
+    hits = masker.plan_columns([ColumnInfo("memo")]).scan_hits(text.encode())
+    assert hits is not None
+    found = cell_hits(hits, 0, len(text.encode()))
+    expected = scanner.find(text, active, 0, found)
+    finder = FINDERS.setdefault((profile, hints), scanner.hits_finder(active))
+    assert finder(text, found) == expected
+    assert finder(text, found) == expected  # from the remembered program
+    if found:
+        assert expected == resolve(scanner.check(scanner.raw(text, active)))
+
+
+FINDERS: dict[tuple[str, tuple[str, ...]], Callable[[str, Hits], list[Candidate]]] = {}
 
 
 def test_a_card_is_not_looked_at_as_a_phone_number() -> None:
@@ -187,6 +222,47 @@ def test_luhn(digits: str) -> None:
 @given(st.text(alphabet="0123456789 -*ab\u0663\u00e9", max_size=30), st.integers(0, 8))
 def test_mask_digits(value: str, keep: int) -> None:
     assert strat._mask_digits(value, keep) == mask_digits_reference(value, keep)
+
+
+def test_card_ok_is_brand_and_luhn() -> None:
+    """`card_ok`'s inline tests for Visa and Mastercard 51-55 against the two validators it
+    stands for, over lengths around the card range and every issuer prefix."""
+    r = random.Random(5)
+    prefixes = ["4", "51", "55", "56", "2221", "2720", "34", "37", "6011", "35", "36", "62", "0"]
+    for _ in range(20000):
+        n = r.randint(10, 21)
+        head = r.choice(prefixes) if r.random() < 0.8 else ""
+        digits = (head + "".join(r.choice("0123456789") for _ in range(n)))[:n]
+        if r.random() < 0.5:  # make about half of them Luhn-valid
+            digits = digits[:-1] + v.luhn_check_digit(digits[:-1])
+        expected = v.card_brand(digits) is not None and luhn_reference(digits)
+        assert v.card_ok(digits) == expected, digits
+    for odd in ("4111111111111111\u0663", "\u0664111111111111111", "4111 1111 1111 1111", ""):
+        assert outcome(v.card_ok, odd) == outcome(
+            lambda d: v.card_brand(d) is not None and v.luhn_ok(d), odd
+        )
+
+
+def outcome(f: Callable[[str], object], value: str) -> object:
+    """What ``f(value)`` returns, or the type of what it raises."""
+    try:
+        return f(value)
+    except Exception as exc:
+        return type(exc)
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_text_replacer_is_text(profile: str) -> None:
+    """The replacement function decided once per entity gives what `Replacer.text` gives."""
+    masker = MASKERS[profile]
+    replacer = masker.replacer
+    for entity in sorted({d.entity for d in masker.scanner.detectors}):
+        for spec in ("partial", "partial-last-2", "redact", "null", "hash", "fpe", "keep"):
+            strategy = strat.Strategy.parse(spec, "test")
+            replace = replacer.text_replacer(entity, strategy)
+            for value in FRAGMENTS:
+                expected = outcome(functools.partial(replacer.text, entity, strategy), value)
+                assert outcome(replace, value) == expected, (entity, spec, value)
 
 
 def test_card_brand_visa_first() -> None:

@@ -13,30 +13,27 @@ a portal that nobody described gets a Describe of its own, sent just before it; 
 taken out of the stream, so the client sees exactly what it asked for.
 
 A row is masked by its column plan (``proctor.masking``): decided once per RowDescription,
-touching only cells that can hold sensitive data. Per run of DataRows, one Hyperscan pass
-over the run's bytes finds the trigger hits; only the cells of scan columns a hit ends in
-are masked, given those hits (`ColumnPlan.mask_cell_hits`: the cell is not scanned again),
-and columns masked whatever their content on every row. Only changed cells are spliced: in
-place when the length is kept, else with the cell's and the row's length fixed. Binary-format
-cells are converted to text and back; a cell whose binary form cannot be converted, in a
-column that is not skipped, is sent as NULL; a scan column whose binary form is not its text
-(an int8) is read on every row, as the buffer scan cannot see into it. When masking fails
+touching only cells that can hold sensitive data; the runs of DataRows are masked by the
+base class, `rows.RowMasking` (one Hyperscan pass per run, only the cells a hit ends in, only
+changed cells spliced). Binary-format cells are converted to text and back; a cell whose
+binary form cannot be converted, in a column that is not skipped, is sent as NULL; a scan
+column whose binary form is not its text (an int8) is read on every row, as the buffer scan
+cannot see into it. When masking fails
 (and the profile is not best-effort) the row is not sent: the client gets an ErrorResponse
 instead and nothing more until ReadyForQuery (fail closed).
 """
 
 from __future__ import annotations
 
-import bisect
 import json
 import logging
-import struct
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from proctor.adapters.postgres import message_text
 from proctor.adapters.postgres.pgtypes import category
+from proctor.adapters.postgres.rows import RowMasking, Splice, _Result
 from proctor.codecs.pgwire import FramedMessage, decode, encode
 from proctor.codecs.pgwire.constants import (
     B_COMMAND_COMPLETE,
@@ -61,9 +58,7 @@ from proctor.codecs.pgwire.constants import (
     F_SYNC,
 )
 from proctor.codecs.pgwire.decode import FieldDescription
-from proctor.codecs.pgwire.values import BINARY_IS_TEXT, binary_to_text, text_to_binary
-from proctor.masking import ColumnInfo, ColumnPlan, Masker, MaskingError, MaskingStats
-from proctor.masking.scanner import Hits
+from proctor.masking import ColumnInfo, ColumnPlan, Masker, MaskingStats
 from proctor.model import Statement
 
 log = logging.getLogger("proctor.postgres")
@@ -86,9 +81,6 @@ INTEREST = frozenset(
 )
 RUNS = frozenset({B_DATA_ROW, B_COPY_DATA})
 
-Splice = tuple[int, int, bytes]
-_I32 = struct.Struct("!i")
-_NULL = b"\xff\xff\xff\xff"  # a cell's length field saying NULL
 # Digits the integer types can hold (a column that cannot hold 12 cannot hold a card).
 _MAX_DIGITS = {21: 5, 23: 10, 26: 10}
 
@@ -127,42 +119,7 @@ class _Pending:
     swallow: bool = False  # our own Describe: its answer is not the client's
 
 
-class _RowFailed(Exception):
-    """Masking a row failed: it and the rest of its result are not sent."""
-
-    def __init__(self, start: int, why: str) -> None:
-        super().__init__(why)
-        self.start = start
-        self.why = why
-
-
-class _Result:
-    """One result shape (RowDescription + formats) and its column plan."""
-
-    __slots__ = ("binary", "every", "formats", "local", "plan", "scan", "type_oids")
-
-    def __init__(self, plan: ColumnPlan, fields: Sequence[FieldDescription], formats: list[int]):
-        self.plan = plan
-        self.formats = formats
-        self.type_oids = [f.type_oid for f in fields]
-        self.binary = any(formats)
-        # The buffer scan sees a cell's text only where its bytes are that text: text format,
-        # or a text type in binary. Other scan columns in binary format (an int8 can hold a
-        # card number) are visited on every row, with the always-masked columns.
-        blind = {
-            c
-            for c in plan.scan_columns
-            if c < len(formats) and formats[c] and self.type_oids[c] not in BINARY_IS_TEXT
-        }
-        self.every = tuple(sorted(set(plan.always_columns) | blind))
-        self.scan = tuple(c for c in plan.scan_columns if c not in blind)
-        local = [False] * len(fields)
-        for c in self.scan:
-            local[c] = True
-        self.local = local  # by column: visited where the buffer scan hits its cell
-
-
-class ResultMasking:
+class ResultMasking(RowMasking):
     """Per session (never shared): the stats and prepared statements are that session's."""
 
     __slots__ = (
@@ -430,191 +387,6 @@ class ResultMasking:
         stats.clear()
         self.stats.merge(taken)
         self._record(taken)
-
-    def _rows(self, out: bytes, run: FramedMessage, splices: list[Splice]) -> None:
-        """A run of DataRows. One Hyperscan pass over the run's bytes finds the trigger hits
-        of the scan columns' detectors; only the rows holding one are read, only the cells
-        holding one are masked (given their hits: the cell is not scanned again), and only
-        changed cells are spliced (in place when the length is kept, as partial masking of
-        an ASCII value does). Columns masked whatever their content are read on every row.
-        """
-        result = self._rows_result()
-        if result is None:
-            # Rows of a result we know nothing about: never send what we cannot check.
-            self._fail(run, splices, "Proctor could not tell which columns these rows have")
-            return
-        plan = result.plan
-        if not plan.active:
-            return
-        ends = run.ends
-        assert ends is not None
-        start = run.start
-        every = result.every
-        hits: list[tuple[int, int]] | None = []
-        if result.scan:
-            hits = plan.scan_hits(memoryview(out)[start : run.end])
-            if hits is None:
-                self._rows_by_candidates(out, run, result, splices)
-                return
-        if not hits and not every:
-            return
-        # Hits grouped by row (hits are in offset order, so rows come in order too).
-        grouped: list[tuple[int, list[tuple[int, int]]]] = []
-        if hits:
-            nrows = len(ends)
-            row_end = -1
-            group: list[tuple[int, int]] = []
-            for to, i in hits:
-                at = start + to
-                if at > row_end:
-                    r = bisect.bisect_right(ends, at - 1)
-                    if r >= nrows:
-                        break
-                    row_end = ends[r]
-                    group = []
-                    grouped.append((r, group))
-                group.append((at, i))
-        try:
-            if every:
-                g = 0
-                row_start = start
-                for r, row_end in enumerate(ends):
-                    row_hits = None
-                    if g < len(grouped) and grouped[g][0] == r:
-                        row_hits = grouped[g][1]
-                        g += 1
-                    self._mask_row(out, row_start, row_end, result, row_hits, False, splices)
-                    row_start = row_end
-            else:
-                for r, row_hits in grouped:
-                    row_start = ends[r - 1] if r else start
-                    self._mask_row(out, row_start, ends[r], result, row_hits, False, splices)
-        except _RowFailed as failed:
-            self._fail_at(failed.start, run.end, splices, failed.why)
-
-    def _rows_by_candidates(
-        self, out: bytes, run: FramedMessage, result: _Result, splices: list[Splice]
-    ) -> None:
-        """Without hits to place (no Hyperscan): the rows the prefilter flags, all of their
-        scan columns, each cell scanned on its own."""
-        ends = run.ends
-        assert ends is not None
-        start = run.start
-        view = memoryview(out)[start : run.end]
-        candidates = set(result.plan.candidate_rows(view, [e - start for e in ends]))
-        every = bool(result.every)
-        if not candidates and not every:
-            return
-        row_start = start
-        try:
-            for r, row_end in enumerate(ends):
-                flagged = r in candidates
-                if flagged or every:
-                    self._mask_row(out, row_start, row_end, result, None, flagged, splices)
-                row_start = row_end
-        except _RowFailed as failed:
-            self._fail_at(failed.start, run.end, splices, failed.why)
-
-    def _mask_row(
-        self,
-        out: bytes,
-        start: int,
-        end: int,
-        result: _Result,
-        row_hits: list[tuple[int, int]] | None,
-        scan_all: bool,
-        splices: list[Splice],
-    ) -> None:
-        """Mask one DataRow (``out[start:end]``): its every-row columns, the scan columns
-        its hits (absolute end offset, detector) fall in, or all scan columns with
-        ``scan_all``. Appends the splices of the changed cells; raises `_RowFailed` (and
-        appends nothing) when the row must not be sent."""
-        cells = decode.data_row_at(out, start, end)
-        ncells = len(cells)
-        every = result.every
-        visit: dict[int, Hits | None] = dict.fromkeys(every) if every else {}
-        if scan_all:
-            visit.update(dict.fromkeys(result.scan))
-        if row_hits:
-            local = result.local
-            nlocal = len(local)
-            k = -1
-            off = cell_end = -1
-            for at, i in row_hits:
-                while at > cell_end:  # past this cell: to the one the hit ends in
-                    k += 1
-                    if k >= ncells:
-                        break
-                    off, length = cells[k]
-                    cell_end = off + length if length > 0 else off
-                if k >= ncells:
-                    break
-                if at > off and k < nlocal and local[k]:  # in the text, not the length
-                    found = visit.get(k)
-                    if found is None:
-                        visit[k] = {i: [at - off]}
-                    else:
-                        found.setdefault(i, []).append(at - off)
-        if not visit:
-            return
-        plan = result.plan
-        codec = self._codec
-        formats = result.formats
-        # Changed cells only: in place when the length is kept, else with their length
-        # field, and the row's length before them.
-        changes: list[Splice] = []
-        delta = 0
-        try:
-            for c in sorted(visit) if len(visit) > 1 else visit:
-                if c >= ncells:
-                    break
-                off, length = cells[c]
-                if length < 0:
-                    continue
-                raw = out[off : off + length]
-                binary = formats[c] if c < len(formats) else 0
-                try:
-                    if binary:
-                        text = binary_to_text(result.type_oids[c], raw, codec, self._timezone)
-                    else:
-                        text = raw.decode(codec)
-                except (ValueError, UnicodeDecodeError):
-                    raise MaskingError(f"column {c}: the value could not be decoded") from None
-                if text is None:
-                    # A binary value we cannot read: it may hold anything, so it is not sent.
-                    plan.stats.add(plan.columns[c].name, "unreadable")
-                    new = None
-                else:
-                    cell_hits = visit[c]
-                    if cell_hits is None:
-                        masked = plan.mask_cell(c, text)
-                    else:
-                        masked = plan.mask_cell_hits(c, text, cell_hits)
-                    if masked is text:
-                        continue
-                    if masked is None:
-                        new = None
-                    elif binary:
-                        try:
-                            new = text_to_binary(result.type_oids[c], masked, codec, self._timezone)
-                        except ValueError:
-                            new = None
-                    else:
-                        new = masked.encode(codec, "replace")
-                if new is None:
-                    changes.append((off - 4, off + length, _NULL))
-                    delta -= length
-                elif len(new) == length:
-                    changes.append((off, off + length, new))
-                else:
-                    changes.append((off - 4, off + length, _I32.pack(len(new)) + new))
-                    delta += len(new) - length
-        except MaskingError as exc:
-            raise _RowFailed(start, str(exc)) from None
-        if delta:
-            splices.append((start + 1, start + 5, _I32.pack(end - start - 1 + delta)))
-        if changes:
-            splices.extend(changes)
 
     # -- COPY TO STDOUT ------------------------------------------------------------------------
 
