@@ -163,6 +163,8 @@ class RecordingsConfig(ConfigModel):
     encrypt: bool = True  # payloads under per-session AES-256-GCM keys wrapped by the KEK
     checkpoint_every: Annotated[int, Field(ge=1, le=1_000_000)] = 1000  # events
     checkpoint_interval: Duration = 5.0  # seconds: the most a crash can lose
+    # Result bytes a worker may hold for the recorder before sessions wait for it (MiB).
+    max_backlog_mb: Annotated[int, Field(ge=1, le=65_536)] = 64
     # A recording that cannot be written: refuse commands and new sessions (fail closed),
     # or "continue" (logged and counted; the audit trail then has a hole).
     on_failure: RecordingFailure = RecordingFailure.REFUSE

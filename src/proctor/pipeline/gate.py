@@ -148,6 +148,11 @@ class CommandGate:
         self._recorder.output(data)
 
     @property
+    def recording_backlogged(self) -> bool:
+        """The recording is behind by more than it may hold: read no more results for now."""
+        return self._recorder.backlogged
+
+    @property
     def recording_ok(self) -> bool:
         """Whether commands may run: their recording can be written."""
         return self._recorder.healthy

@@ -57,6 +57,15 @@ Item = SessionStart | StatementRecord | SessionEnd | Output
 OUTPUT_EVENT_BYTES = 256 * 1024
 # A session's events of one round go into batch records of about this much plaintext.
 BATCH_BYTES = 256 * 1024
+# A segment is closed (by a checkpoint) once it holds this much, whatever the event count
+# and time: a session streaming a large result keeps at most this much of it in memory
+# here, and each storage write stays this size (one large join and write cost far more).
+SEGMENT_BYTES = 8 * 1024 * 1024
+# Output handed to the recorder but not yet stored, per worker process, beyond which sessions
+# stop reading results from their servers until the recorder catches up (slow storage, or
+# more output than the thread can hash, encrypt and write): memory stays bounded and nothing
+# goes unrecorded. The servers' sockets hold the rest, as for a slow client.
+MAX_BACKLOG_BYTES = 64 * 1024 * 1024
 
 
 class SignedRecorder:
@@ -73,6 +82,7 @@ class SignedRecorder:
         fail_closed: bool = True,
         flush_interval: float = 0.2,
         head_interval: float = 1.0,
+        max_backlog: int = MAX_BACKLOG_BYTES,
     ) -> None:
         self._storage = storage
         self._keys = keys
@@ -91,6 +101,13 @@ class SignedRecorder:
         # pops on both ends are atomic (a list swapped for a fresh one could lose an append
         # racing with the swap).
         self._buffer: deque[Item] = deque()
+        # The backlog in bytes of output: ``queued`` is written by the event loop only,
+        # ``taken`` and ``unstored`` by the thread only (so neither needs a lock); what is
+        # taken but could not be stored yet still counts.
+        self.max_backlog = max_backlog
+        self._queued = 0
+        self._taken = 0
+        self._unstored_bytes = 0
         self._unstored: list[Flush] = []
         self._writers: dict[str, SessionRecordingWriter] = {}  # the thread's alone
         self._failed: str | None = None
@@ -113,6 +130,11 @@ class SignedRecorder:
     def put(self, item: Item) -> None:
         self._buffer.append(item)
 
+    @property
+    def backlog_bytes(self) -> int:
+        """Output handed in and not yet stored (approximate while the thread runs)."""
+        return self._queued - self._taken + self._unstored_bytes
+
     def close(self, timeout: float = 10.0) -> None:
         """Write everything buffered (open sessions get a checkpoint: they read as unsealed,
         which is what they are), then stop the thread."""
@@ -129,6 +151,10 @@ class SignedRecorder:
     def _round(self, final: bool) -> None:
         buffer = self._buffer
         batch = [buffer.popleft() for _ in range(len(buffer))]
+        taken = 0
+        for item in batch:
+            if type(item) is tuple:
+                taken += len(item[2])
         try:
             flushes = self._unstored + self._apply(batch)
             self._unstored = []
@@ -147,6 +173,9 @@ class SignedRecorder:
                 "recording_write_failed",
                 extra={"error": type(exc).__name__, "fail_closed": self._fail_closed},
             )
+        finally:
+            self._unstored_bytes = sum(len(f.blob[1]) for f in self._unstored)
+            self._taken += taken
 
     def _store(self, flushes: list[Flush], *, sign: bool) -> None:
         """Segments first, then their leaves: a leaf must never name a segment that is not
@@ -191,6 +220,10 @@ class SignedRecorder:
                     r.close_output()
                     if r.size >= BATCH_BYTES:
                         r.flush()
+                        if r.writer.segment_bytes >= SEGMENT_BYTES:
+                            flush = r.writer.checkpoint()
+                            if flush is not None:
+                                flushes.append(flush)
             elif isinstance(item, StatementRecord):
                 session_id = item.session_id
                 r = rounds.get(session_id)
@@ -204,7 +237,10 @@ class SignedRecorder:
                 r.add(_entry(item))
                 if r.size >= BATCH_BYTES:
                     r.flush()
-                if r.writer.pending + r.count >= every:
+                if (
+                    r.writer.pending + r.count >= every
+                    or r.writer.segment_bytes + r.size >= SEGMENT_BYTES
+                ):
                     r.flush()
                     flush = r.writer.checkpoint()
                     if flush is not None:
@@ -292,7 +328,13 @@ class _Handle:
         self._append(record)
 
     def output(self, data: bytes) -> None:
+        self._recorder._queued += len(data)
         self._append((self._session_id, time.time_ns() // 1000, data))
+
+    @property
+    def backlogged(self) -> bool:
+        r = self._recorder
+        return r._queued - r._taken + r._unstored_bytes > r.max_backlog
 
     def end(self, end: SessionEnd) -> None:
         self._append(end)
@@ -361,6 +403,13 @@ class _TeeHandle:
     def output(self, data: bytes) -> None:
         for h in self._outputs:
             h.output(data)
+
+    @property
+    def backlogged(self) -> bool:
+        for h in self._outputs:  # noqa: SIM110 - asked after every reply: no generator
+            if h.backlogged:
+                return True
+        return False
 
     def end(self, end: SessionEnd) -> None:
         for h in self._handles:

@@ -96,6 +96,7 @@ class SessionRecordingWriter:
         # The segment's bytes as parts, joined once when it is closed (a batch record's body
         # can be megabytes: appending it to a bytearray would copy it again).
         self._buf: list[bytes] = [SEGMENT_MAGIC]
+        self._size = len(SEGMENT_MAGIC)  # bytes in ``_buf``
         self._pending = 0  # events since the last checkpoint (a batch counts its entries)
         self._every = checkpoint_every
         self._interval = checkpoint_interval
@@ -128,6 +129,11 @@ class SessionRecordingWriter:
         return self._seq
 
     @property
+    def segment_bytes(self) -> int:
+        """Bytes of the open segment (held in memory until its checkpoint)."""
+        return self._size
+
+    @property
     def pending(self) -> int:
         """Events buffered since the last checkpoint (a batch counts as its entries)."""
         return self._pending
@@ -141,6 +147,7 @@ class SessionRecordingWriter:
     def _emit(self, rtype: int, at: int, body: object) -> bytes:
         raw, digest = encode_record(rtype, self._seq, at, self._prev, self._stag, body)
         self._buf += (_LEN.pack(len(raw)), raw)
+        self._size += 4 + len(raw)
         self._prev = digest
         self._seq += 1
         self._pending += 1
@@ -165,6 +172,7 @@ class SessionRecordingWriter:
         )
         raw = encode_content_record(rtype, seq, to_micros(event.at), self._prev, self._stag, body)
         self._buf += (_LEN.pack(len(raw)), raw)
+        self._size += 4 + len(raw)
         self._prev = record_hash(raw)
         self._seq = seq + 1
         self._pending += 1
@@ -188,6 +196,7 @@ class SessionRecordingWriter:
         )
         head = content_record_head(_BATCH, seq, at, self._prev, self._stag, len(body))
         self._buf += (_LEN.pack(len(head) + len(body)), head, body)
+        self._size += 4 + len(head) + len(body)
         self._prev = record_hash(head, body)
         self._seq = seq + 1
         self._pending += len(entries) if count is None else count
@@ -232,6 +241,7 @@ class SessionRecordingWriter:
         )
         self._segment += 1
         self._buf = [SEGMENT_MAGIC]
+        self._size = len(SEGMENT_MAGIC)
         self._pending = 0
         self._last = time.monotonic() if now is None else now
         if rtype == RecordType.SEAL:

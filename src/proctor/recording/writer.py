@@ -31,6 +31,12 @@ class SessionRecorder(Protocol):
         """Bytes sent to the client, as sent (results already masked)."""
         ...
 
+    @property
+    def backlogged(self) -> bool:
+        """The recording lags the data path by more than it may hold in memory: read no more
+        output until this is False again (nothing is dropped, the session only waits)."""
+        ...
+
     def end(self, end: SessionEnd) -> None: ...
 
 
@@ -129,6 +135,10 @@ class StoreSessionRecorder:
 
     def output(self, data: bytes) -> None:
         pass  # the store keeps the session index; results go to the signed recording
+
+    @property
+    def backlogged(self) -> bool:
+        return False  # it holds no output
 
     def end(self, end: SessionEnd) -> None:
         self._writer.put(end)

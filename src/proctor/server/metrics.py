@@ -83,6 +83,11 @@ class Metrics:
         self.errors = Counter(
             "proctor_protocol_errors", "Protocol violations, by side.", ["side"], registry=reg
         )
+        self.backlog_waits = Counter(
+            "proctor_recording_backlog_waits",
+            "Times a session stopped reading its server until the recording caught up.",
+            registry=reg,
+        )
         self.latency = Histogram(
             "proctor_statement_added_latency_seconds",
             "Time the gateway itself spent on each statement (both directions).",
@@ -100,6 +105,9 @@ class Metrics:
     # SessionObserver
     def session_opened(self, connection: str) -> None:
         self.active.labels(connection).inc()
+
+    def recording_backlog(self) -> None:
+        self.backlog_waits.inc()
 
     def session_closed(self, connection: str, outcome: str) -> None:
         self.active.labels(connection).dec()

@@ -89,8 +89,8 @@ class PgListener:
             upstream = session.upstream
             if isinstance(upstream, StreamProtocol):
                 # Each side's back-pressure pauses the other side's reads.
-                stream.peer_transport = upstream.transport
-                upstream.peer_transport = stream.transport
+                stream.flow_peer = upstream
+                upstream.flow_peer = stream
             session.start_relay()
             await session.closed_event.wait()
         except Exception:

@@ -36,7 +36,11 @@ def _format_peer(peername: Any) -> str:
 class StreamProtocol(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
-        self.peer_transport: asyncio.Transport | None = None
+        # The other side of the relay: its reads pause while our writes back up.
+        self.flow_peer: StreamProtocol | None = None
+        # Why reading is paused: several reasons may overlap (the peer cannot take more, the
+        # session recording is behind); reading resumes when none is left.
+        self._holds: set[str] = set()
         self._buffer = bytearray()
         self._waiter: asyncio.Future[None] | None = None
         self._eof = False
@@ -46,7 +50,6 @@ class StreamProtocol(asyncio.Protocol):
         self._peer = "?"
         self._peer_host: str | None = None
         self._tls = False
-        self._reading_paused = False
         self.connection_lost_event = asyncio.Event()
 
     # asyncio callbacks
@@ -76,12 +79,26 @@ class StreamProtocol(asyncio.Protocol):
         self._set_eof()
 
     def pause_writing(self) -> None:
-        if self.peer_transport is not None and not self.peer_transport.is_closing():
-            self.peer_transport.pause_reading()
+        if self.flow_peer is not None:
+            self.flow_peer.hold_reading("peer_slow")
 
     def resume_writing(self) -> None:
-        if self.peer_transport is not None and not self.peer_transport.is_closing():
-            self.peer_transport.resume_reading()
+        if self.flow_peer is not None:
+            self.flow_peer.release_reading("peer_slow")
+
+    def hold_reading(self, reason: str) -> None:
+        """Stop reading from this side until ``release_reading(reason)`` (and every other
+        hold is released)."""
+        if not self._holds and self.transport is not None and not self.transport.is_closing():
+            self.transport.pause_reading()
+        self._holds.add(reason)
+
+    def release_reading(self, reason: str) -> None:
+        if reason not in self._holds:
+            return
+        self._holds.discard(reason)
+        if not self._holds and self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
 
     # handshake phase
     def _buffer_data(self, data: bytes) -> None:

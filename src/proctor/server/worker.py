@@ -249,6 +249,7 @@ def open_signed_recorder(cfg: ProctorConfig, spec: WorkerSpec) -> SignedRecorder
         checkpoint_every=rec.checkpoint_every,
         checkpoint_interval=rec.checkpoint_interval,
         fail_closed=rec.on_failure == "refuse",
+        max_backlog=rec.max_backlog_mb * 1024 * 1024,
     )
 
 

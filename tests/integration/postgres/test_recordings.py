@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from proctor.recording.events import MaskingEvent, SessionStarted, StatementEvent
+from proctor.recording.events import MaskingEvent, ResultEvent, SessionStarted, StatementEvent
 from proctor.recording.keystore import keks, public_keys
 from proctor.recording.reader import read_session
 from proctor.recording.storage.local import LocalBlobStorage
@@ -168,3 +168,37 @@ def _runs(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
         return conn.execute("SELECT 4").fetchone() == (4,)
     except psycopg.Error:
         return False
+
+
+def test_a_result_beyond_the_recording_backlog_waits_for_the_recorder(
+    shop_db: ShopDb, tmp_path: Path
+) -> None:
+    # A 1 MiB backlog and an 8 MB result: the session must stop reading the server while the
+    # recorder catches up (a round every 200 ms), and still deliver and record every byte.
+    gw = launch_gateway(tmp_path, shop_db, recordings={"max_backlog_mb": 1})
+    sql = "SELECT g, repeat('x', 1000) FROM generate_series(1, 8000) g"
+    try:
+        with psycopg.connect(gw.dsn("alice")) as conn:
+            rows = conn.execute(sql).fetchall()
+        assert [r[0] for r in rows] == list(range(1, 8001))
+        assert all(r[1] == "x" * 1000 for r in rows)
+        status, metrics = gw.http("/metrics")
+        assert status == 200
+        (waits,) = [
+            float(line.split()[-1])
+            for line in metrics.splitlines()
+            if line.startswith("proctor_recording_backlog_waits_total")
+        ]
+        assert waits >= 1
+    finally:
+        assert gw.stop() == 0
+    storage = _storage(tmp_path)
+    report = verify_all(storage, public_keys(tmp_path / "recording-keys"))
+    assert report.ok, [s.describe() for s in report.sessions]
+    (session,) = [s.session_id for s in report.sessions]
+    recorded = b"".join(
+        e.event.raw or b""
+        for e in read_session(storage, session, keks(tmp_path / "recording-keys"))
+        if isinstance(e.event, ResultEvent)
+    )
+    assert recorded.count(b"x" * 1000) == 8000

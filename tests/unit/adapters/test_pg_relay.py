@@ -36,6 +36,7 @@ POLICY: dict[str, Any] = {
 class Recorder:
     def __init__(self) -> None:
         self.healthy = True
+        self.backlogged = False
         self.records: list[StatementRecord] = []
         self.outputs: list[bytes] = []
 
@@ -362,3 +363,27 @@ def test_malformed_server_row_in_a_masked_session_ends_it_without_forwarding() -
     relay.upstream_data(rowdesc + bad_row + ready())
     assert [side for side, _ in errors] == ["server"]
     assert b"a@b.c" not in b"".join(sent) and not sent
+
+
+def test_output_the_recording_cannot_keep_up_with_stops_the_reading() -> None:
+    h = Harness()
+    waits: list[int] = []
+    relay = Relay(
+        connection="shop",
+        gate=h.relay._gate,
+        observer=h.observer,
+        to_client=h.to_client.append,
+        to_upstream=h.to_upstream.append,
+        on_protocol_error=lambda side, exc: h.errors.append(exc),
+        max_message_size=1 << 20,
+        client_encoding="UTF8",
+        on_recording_backlog=lambda: waits.append(1),
+    )
+    relay.client_data(q("select 1"))
+    relay.upstream_data(ready())
+    assert waits == [] and not relay.recording_backlogged
+    h.recorder.backlogged = True
+    relay.upstream_data(ready())
+    # Delivered and recorded all the same: only the next read waits.
+    assert waits == [1] and relay.recording_backlogged
+    assert h.recorder.outputs[-1] == ready() and h.to_client[-1] == ready()

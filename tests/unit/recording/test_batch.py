@@ -414,3 +414,30 @@ def test_a_batch_given_as_parts_is_the_same_record_as_one_given_whole() -> None:
         assert w.pending == 3  # the start record and the two entries
         segments.append(w.seal(ended()).blob[1])
     assert segments[0] == segments[1]
+
+
+def test_a_large_result_is_cut_into_segments_of_bounded_size(tmp_path: Path) -> None:
+    # 20 MiB of output in one round: the recorder must not hold (or write) it as one
+    # segment; every segment stays near SEGMENT_BYTES and the whole output reads back.
+    from proctor.recording import recorder as recorder_module
+    from proctor.recording.layout import segment_index, session_prefix
+
+    storage = LocalBlobStorage(tmp_path / "rec")
+    rec = SignedRecorder(storage, RecordingKeys(SIGNER, KEYS, None), flush_interval=3600)
+    handle = rec.open(_start("big"))
+    handle.statement(_statement("big", 1))
+    chunk = bytes(range(256)) * 256  # 64 KiB
+    for _ in range(320):
+        handle.output(chunk)
+    handle.end(_end("big"))
+    rec.close()
+    keys = [k for k in storage.list(session_prefix("big")) if segment_index(k) is not None]
+    sizes = [len(storage.get(k)) for k in keys]
+    assert len(sizes) >= 3
+    limit = recorder_module.SEGMENT_BYTES + 2 * recorder_module.BATCH_BYTES
+    assert max(sizes) <= limit, sizes
+    assert verify_session(storage, "big", KEYS).status is Status.SEALED
+    output = b"".join(
+        r.event.raw or b"" for r in read_session(storage, "big") if isinstance(r.event, ResultEvent)
+    )
+    assert output == chunk * 320

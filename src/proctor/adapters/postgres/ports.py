@@ -46,6 +46,12 @@ class StreamIO(Protocol):
         """Switch from read() to callbacks; data already buffered is delivered first."""
         ...
 
+    def hold_reading(self, reason: str) -> None:
+        """Deliver no more data until ``release_reading(reason)`` (holds may overlap)."""
+        ...
+
+    def release_reading(self, reason: str) -> None: ...
+
 
 class ClientIO(StreamIO, Protocol):
     @property
@@ -138,6 +144,10 @@ class SessionObserver(Protocol):
     def denial(self, connection: str, rule: str) -> None: ...
     def masked_values(self, connection: str, counts: dict[str, int]) -> None:
         """Values masked in one result, by entity type (counts only)."""
+        ...
+
+    def recording_backlog(self) -> None:
+        """A session stopped reading its server until the recording caught up."""
         ...
 
 

@@ -112,6 +112,7 @@ class Relay:
         "_max_buffered",
         "_notices",
         "_observer",
+        "_on_backlog",
         "_on_hold",
         "_on_protocol_error",
         "_overhead",
@@ -144,6 +145,7 @@ class Relay:
         issued_pid: Callable[[int], int | None] | None = None,
         masking: ResultMasking | None = None,
         on_hold: Callable[[Held], None] | None = None,
+        on_recording_backlog: Callable[[], None] | None = None,
     ) -> None:
         self._connection = connection
         self._gate = gate
@@ -163,6 +165,9 @@ class Relay:
         self._statement: Statement | None = None  # of the last command judged
         # Review: a statement the policy holds waits here while `on_hold` asks reviewers.
         self._on_hold = on_hold
+        # Called when the recording falls too far behind the output (the session then stops
+        # reading the server until it catches up).
+        self._on_backlog = on_recording_backlog
         self._held: Held | None = None
         self._hold_next: tuple[str, Statement | None, Verdict] | None = None
         self._notices: list[bytes] = []
@@ -184,6 +189,10 @@ class Relay:
         self._pid_swap = issued_pid
         # When bytes last moved either way (perf_counter seconds), for the idle timeout.
         self.last_active = _perf()
+
+    @property
+    def recording_backlogged(self) -> bool:
+        return self._gate.recording_backlogged
 
     @property
     def statements(self) -> int:
@@ -448,6 +457,8 @@ class Relay:
             self._gate.output(out)
             self._bytes_out += len(out)
             self._to_client(out)
+            if self._on_backlog is not None and self._gate.recording_backlogged:
+                self._on_backlog()
         self._overhead += _perf() - started
 
     def _inspect(self, out: bytes, found: list[FramedMessage]) -> bytes:

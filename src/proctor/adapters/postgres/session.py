@@ -77,6 +77,8 @@ log = logging.getLogger("proctor.postgres")
 # replication connections bypass the SQL layer entirely.
 _RESERVED_PARAMS = frozenset({"user", "database", "replication"})
 _ALL_TYPES = frozenset(range(256))
+# While the recording is behind, how often to look whether it caught up.
+BACKLOG_POLL_SECONDS = 0.02
 
 
 class SessionRefused(Exception):
@@ -102,6 +104,7 @@ class PgSession:
         self.upstream: UpstreamIO | None = None
         self.relay: Relay | None = None
         self._review_task: asyncio.Task[None] | None = None
+        self._backlog_timer: asyncio.TimerHandle | None = None
         self.access_grant: AccessGrant | None = None  # the JIT grant that admitted us
         self._recorder: SessionRecorder | None = None
         self._cancel_pid: int | None = None
@@ -433,6 +436,7 @@ class PgSession:
             issued_pid=self.ctx.cancel_keys.issued_pid,
             masking=masking,
             on_hold=self._on_hold if self.ctx.reviews is not None else None,
+            on_recording_backlog=self._recording_backlog,
         )
         self._end_reason = "open"
         log.info("session_started", extra=self._log_fields())
@@ -524,6 +528,31 @@ class PgSession:
             )
         self.close("protocol_violation")
 
+    # -- the recording is behind -----------------------------------------------------------
+
+    def _recording_backlog(self) -> None:
+        """Read no more from the server until the recorder has caught up: its backlog stays
+        bounded (so does the gateway's memory), and nothing goes unrecorded."""
+        if self.upstream is None or self._closed:
+            return
+        self.upstream.hold_reading("recording")
+        if self._backlog_timer is None:
+            self.ctx.observer.recording_backlog()
+            self._backlog_timer = asyncio.get_running_loop().call_later(
+                BACKLOG_POLL_SECONDS, self._backlog_check
+            )
+
+    def _backlog_check(self) -> None:
+        self._backlog_timer = None
+        if self.upstream is None or self._closed or self.relay is None:
+            return
+        if self.relay.recording_backlogged:
+            self._backlog_timer = asyncio.get_running_loop().call_later(
+                BACKLOG_POLL_SECONDS, self._backlog_check
+            )
+        else:
+            self.upstream.release_reading("recording")
+
     def _client_eof(self) -> None:
         if self.upstream is not None and not (self.relay and self.relay.terminating):
             # Tell the server we are leaving rather than just dropping the socket.
@@ -576,6 +605,9 @@ class PgSession:
         if self._cancel_pid is not None:
             self.ctx.cancel_keys.unregister(self._cancel_pid)
         self._abandon_review()
+        if self._backlog_timer is not None:
+            self._backlog_timer.cancel()
+            self._backlog_timer = None
         if self.upstream is not None:
             self.upstream.close()
         self.client.close()

@@ -1,0 +1,67 @@
+"""The recorder's backlog: output handed in and not yet stored, bounded by ``max_backlog``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from proctor.recording.keys import PublicKeys, SigningKey
+from proctor.recording.keystore import RecordingKeys
+from proctor.recording.recorder import SignedRecorder, TeeRecorders
+from proctor.recording.storage.local import LocalBlobStorage
+from proctor.recording.writer import BatchingStoreWriter
+from proctor.store import open_store
+
+from .test_batch import _end, _start
+
+SIGNER = SigningKey.generate()
+KEYS = RecordingKeys(SIGNER, PublicKeys([SIGNER.public]), None)
+CHUNK = b"D" * 65_536
+
+
+def test_output_counts_until_a_round_stores_it(tmp_path: Path) -> None:
+    rec = SignedRecorder(LocalBlobStorage(tmp_path), KEYS, flush_interval=3600, max_backlog=200_000)
+    handle = rec.open(_start("a"))
+    handle.output(CHUNK)
+    handle.output(CHUNK)
+    assert rec.backlog_bytes == 2 * len(CHUNK) and not handle.backlogged
+    handle.output(CHUNK)
+    handle.output(CHUNK)
+    assert handle.backlogged  # 256 KiB > 200 000
+    rec._round(final=False)  # what the thread does every flush_interval
+    assert rec.backlog_bytes == 0 and not handle.backlogged
+    handle.end(_end("a"))
+    rec.close()
+
+
+def test_output_that_could_not_be_stored_still_counts(tmp_path: Path) -> None:
+    storage = LocalBlobStorage(tmp_path)
+    rec = SignedRecorder(storage, KEYS, flush_interval=3600, max_backlog=100_000)
+    handle = rec.open(_start("b"))
+    for _ in range(4):
+        handle.output(CHUNK)
+    handle.end(_end("b"))
+    broken = storage.put
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    storage.put = refuse  # type: ignore[method-assign]
+    rec._round(final=False)
+    assert rec.backlog_bytes >= 4 * len(CHUNK)  # kept to be stored later: still in memory
+    assert handle.backlogged
+    storage.put = broken  # type: ignore[method-assign]
+    rec._round(final=False)
+    assert rec.backlog_bytes == 0
+    rec.close()
+
+
+def test_the_store_index_never_holds_output_back(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    signed = SignedRecorder(LocalBlobStorage(tmp_path / "rec"), KEYS, flush_interval=3600)
+    signed.max_backlog = 1
+    tee = TeeRecorders(BatchingStoreWriter(store), signed)
+    handle = tee.open(_start("c"))
+    assert not handle.backlogged
+    handle.output(b"xy")
+    assert handle.backlogged  # the signed recording's backlog is the tee's
+    tee.close()
