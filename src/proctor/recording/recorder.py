@@ -112,6 +112,7 @@ class SignedRecorder:
         self._writers: dict[str, SessionRecordingWriter] = {}  # the thread's alone
         self._failed: str | None = None
         self.failures = 0
+        self.dropped = 0  # segments given up on (on_failure: continue only)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="proctor-signed-recorder")
         self._thread.daemon = True
@@ -174,7 +175,18 @@ class SignedRecorder:
                 extra={"error": type(exc).__name__, "fail_closed": self._fail_closed},
             )
         finally:
-            self._unstored_bytes = sum(len(f.blob[1]) for f in self._unstored)
+            unstored = sum(len(f.blob[1]) for f in self._unstored)
+            if unstored > self.max_backlog and not self._fail_closed:
+                # on_failure: continue. Sessions must not wait on storage that keeps failing:
+                # what it would not take is dropped, a hole the verifier will report.
+                self.dropped += len(self._unstored)
+                log.error(
+                    "recording_segments_dropped",
+                    extra={"segments": len(self._unstored), "bytes": unstored},
+                )
+                self._unstored = []
+                unstored = 0
+            self._unstored_bytes = unstored
             self._taken += taken
 
     def _store(self, flushes: list[Flush], *, sign: bool) -> None:

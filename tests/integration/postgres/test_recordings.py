@@ -7,6 +7,7 @@ with only the public keys (and read with the key-encryption key), as an auditor 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -202,3 +203,29 @@ def test_a_result_beyond_the_recording_backlog_waits_for_the_recorder(
         if isinstance(e.event, ResultEvent)
     )
     assert recorded.count(b"x" * 1000) == 8000
+
+
+def test_a_result_waiting_on_a_recorder_that_cannot_store_ends_the_session(
+    shop_db: ShopDb, tmp_path: Path
+) -> None:
+    # The storage breaks while a session is open: a file where the recorder must create its
+    # session directories. A large result then fills the backlog with a segment that cannot
+    # be stored: the session must end (fail closed), not hang or be delivered unrecorded.
+    # Mid-row, the client can only see the connection close (a FATAL 58030 is sent when the
+    # relay is between messages).
+    gw = launch_gateway(tmp_path, shop_db, recordings={"max_backlog_mb": 1})
+    sql = "SELECT g, repeat('x', 1000) FROM generate_series(1, 20000) g"
+    try:
+        with psycopg.connect(gw.dsn("alice"), autocommit=True) as conn:
+            conn.execute("SELECT 1")
+            sessions = tmp_path / "recordings" / "sessions"
+            if sessions.exists():
+                shutil.rmtree(sessions)
+            sessions.write_text("not a directory\n")
+            with pytest.raises(psycopg.OperationalError) as failure:
+                conn.execute(sql).fetchall()
+        assert failure.value.sqlstate in ("58030", None)
+        assert eventually(lambda: "recording_failed" in gw.log())
+        assert gw.http("/readyz")[0] == 503
+    finally:
+        gw.stop()

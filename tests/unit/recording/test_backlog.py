@@ -65,3 +65,37 @@ def test_the_store_index_never_holds_output_back(tmp_path: Path) -> None:
     handle.output(b"xy")
     assert handle.backlogged  # the signed recording's backlog is the tee's
     tee.close()
+
+
+def _failing_storage(tmp_path: Path) -> LocalBlobStorage:
+    storage = LocalBlobStorage(tmp_path)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    storage.put = refuse  # type: ignore[method-assign]
+    return storage
+
+
+def test_failing_storage_keeps_segments_when_failing_closed(tmp_path: Path) -> None:
+    rec = SignedRecorder(_failing_storage(tmp_path), KEYS, flush_interval=3600, max_backlog=1)
+    handle = rec.open(_start("d"))
+    handle.output(CHUNK)
+    handle.end(_end("d"))
+    rec._round(final=False)
+    # Nothing is given up: commands are refused (not healthy) and the backlog stays full.
+    assert not rec.healthy and handle.backlogged and rec.dropped == 0
+    rec._stopping.set()
+
+
+def test_failing_storage_drops_segments_past_the_bound_when_continuing(tmp_path: Path) -> None:
+    rec = SignedRecorder(
+        _failing_storage(tmp_path), KEYS, flush_interval=3600, max_backlog=1, fail_closed=False
+    )
+    handle = rec.open(_start("e"))
+    handle.output(CHUNK)
+    handle.end(_end("e"))
+    rec._round(final=False)
+    # on_failure: continue — sessions go on; what storage would not take is a counted hole.
+    assert rec.healthy and not handle.backlogged and rec.dropped >= 1
+    rec._stopping.set()

@@ -195,6 +195,10 @@ class Relay:
         return self._gate.recording_backlogged
 
     @property
+    def recording_ok(self) -> bool:
+        return self._gate.recording_ok
+
+    @property
     def statements(self) -> int:
         return self._seq
 

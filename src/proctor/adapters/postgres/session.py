@@ -546,7 +546,13 @@ class PgSession:
         self._backlog_timer = None
         if self.upstream is None or self._closed or self.relay is None:
             return
-        if self.relay.recording_backlogged:
+        if not self.relay.recording_ok:
+            # The recorder cannot store what it holds (fail closed): the rest of this result
+            # could not be recorded, so the session ends instead of waiting for ever.
+            if self.relay.at_message_boundary:
+                self._fatal("58030", "the session recording cannot be written; session ended")
+            self.close("recording_failed")
+        elif self.relay.recording_backlogged:
             self._backlog_timer = asyncio.get_running_loop().call_later(
                 BACKLOG_POLL_SECONDS, self._backlog_check
             )
