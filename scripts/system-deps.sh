@@ -10,10 +10,18 @@ want() { for p in "$@"; do have_pkg "$p" || need+=("$p"); done; }
 
 want postgresql postgresql-contrib
 # A C compiler and the Python headers: make install compiles the hot-path loops with mypyc
-# (scripts/build-accel.py). Only needed for Debian's own Python (pyenv builds bring headers).
-want gcc libc6-dev
+# (scripts/build-accel.py). The tests require them; the demo runs without them (interpreted,
+# slower), so for it they are installed when we are root and only mentioned otherwise.
+compiler=(gcc libc6-dev)
 python_include=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null || true)
-[ -n "$python_include" ] && [ -f "$python_include/Python.h" ] || want python3-dev
+[ -n "$python_include" ] && [ -f "$python_include/Python.h" ] || compiler+=(python3-dev)
+if [ "$what" = test ] || [ "$(id -u)" = 0 ]; then
+  want "${compiler[@]}"
+else
+  for p in "${compiler[@]}"; do
+    have_pkg "$p" || echo "note: $p is missing: the hot-path loops will run interpreted (slower)" >&2
+  done
+fi
 if [ "$what" = test ]; then
   want pgbouncer postgresql-client chromium
   # The test OpenID Provider runs on node (the machine image ships node 20 and npm).
