@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from proctor.codecs.pgwire.accel import WALK
 from proctor.codecs.pgwire.errors import ProtocolError
 
 _I32 = struct.Struct("!i")
 _I16 = struct.Struct("!h")
+# The compiled cell walk (walk.py), when built: masking reads the cells of every row a hit
+# falls in.
+_ROW_CELLS: Callable[[bytes, int, int], list[tuple[int, int]] | None] | None = (
+    WALK.row_cells if WALK is not None else None
+)
 
 
 def _cstring(body: bytes, pos: int) -> tuple[bytes, int]:
@@ -167,6 +174,11 @@ def data_row_at(buf: bytes, start: int, end: int) -> list[tuple[int, int]]:
 
 def _cells(buf: bytes, pos: int, end: int) -> list[tuple[int, int]]:
     """The cells of a DataRow body that starts at ``pos`` and ends at ``end`` in ``buf``."""
+    if _ROW_CELLS is not None and type(buf) is bytes:
+        found = _ROW_CELLS(buf, pos, end)
+        if found is not None:
+            return found
+        # Malformed: the interpreted walk below raises the precise error.
     try:
         (count,) = _I16.unpack_from(buf, pos)
         pos += 2
