@@ -57,10 +57,6 @@ Item = SessionStart | StatementRecord | SessionEnd | Output
 OUTPUT_EVENT_BYTES = 256 * 1024
 # A session's events of one round go into batch records of about this much plaintext.
 BATCH_BYTES = 256 * 1024
-# A segment is closed (by a checkpoint) once it holds this much, whatever the event count
-# and time: a session streaming a large result keeps at most this much of it in memory
-# here, and each storage write stays this size (one large join and write cost far more).
-SEGMENT_BYTES = 8 * 1024 * 1024
 # Output handed to the recorder but not yet stored, per worker process, beyond which sessions
 # stop reading results from their servers until the recorder catches up (slow storage, or
 # more output than the thread can hash, encrypt and write): memory stays bounded and nothing
@@ -102,8 +98,8 @@ class SignedRecorder:
         # racing with the swap).
         self._buffer: deque[Item] = deque()
         # The backlog in bytes of output: ``queued`` is written by the event loop only,
-        # ``taken`` and ``unstored`` by the thread only (so neither needs a lock); what is
-        # taken but could not be stored yet still counts.
+        # ``taken`` (``queued`` as a round began) and ``unstored`` by the thread only, so
+        # neither needs a lock; what is taken but could not be stored yet still counts.
         self.max_backlog = max_backlog
         self._queued = 0
         self._taken = 0
@@ -136,6 +132,10 @@ class SignedRecorder:
         """Output handed in and not yet stored (approximate while the thread runs)."""
         return self._queued - self._taken + self._unstored_bytes
 
+    @property
+    def backlogged(self) -> bool:
+        return self.backlog_bytes > self.max_backlog
+
     def close(self, timeout: float = 10.0) -> None:
         """Write everything buffered (open sessions get a checkpoint: they read as unsealed,
         which is what they are), then stop the thread."""
@@ -150,12 +150,11 @@ class SignedRecorder:
         self._round(final=True)
 
     def _round(self, final: bool) -> None:
+        # Read before draining: output counts only after it is queued (`_Handle.output`), so
+        # everything this covers is drained now; what is queued meanwhile counts next round.
+        taken = self._queued
         buffer = self._buffer
         batch = [buffer.popleft() for _ in range(len(buffer))]
-        taken = 0
-        for item in batch:
-            if type(item) is tuple:
-                taken += len(item[2])
         try:
             flushes = self._unstored + self._apply(batch)
             self._unstored = []
@@ -187,7 +186,7 @@ class SignedRecorder:
                 self._unstored = []
                 unstored = 0
             self._unstored_bytes = unstored
-            self._taken += taken
+            self._taken = taken
 
     def _store(self, flushes: list[Flush], *, sign: bool) -> None:
         """Segments first, then their leaves: a leaf must never name a segment that is not
@@ -232,7 +231,8 @@ class SignedRecorder:
                     r.close_output()
                     if r.size >= BATCH_BYTES:
                         r.flush()
-                        if r.writer.segment_bytes >= SEGMENT_BYTES:
+                        # A long result: close the segment now, not at the end of the round.
+                        if r.writer.segment_full:
                             flush = r.writer.checkpoint()
                             if flush is not None:
                                 flushes.append(flush)
@@ -249,10 +249,7 @@ class SignedRecorder:
                 r.add(_entry(item))
                 if r.size >= BATCH_BYTES:
                     r.flush()
-                if (
-                    r.writer.pending + r.count >= every
-                    or r.writer.segment_bytes + r.size >= SEGMENT_BYTES
-                ):
+                if r.writer.pending + r.count >= every:
                     r.flush()
                     flush = r.writer.checkpoint()
                     if flush is not None:
@@ -340,13 +337,12 @@ class _Handle:
         self._append(record)
 
     def output(self, data: bytes) -> None:
-        self._recorder._queued += len(data)
         self._append((self._session_id, time.time_ns() // 1000, data))
+        self._recorder._queued += len(data)  # after the append: see `_round`
 
     @property
     def backlogged(self) -> bool:
-        r = self._recorder
-        return r._queued - r._taken + r._unstored_bytes > r.max_backlog
+        return self._recorder.backlogged
 
     def end(self, end: SessionEnd) -> None:
         self._append(end)

@@ -50,6 +50,10 @@ from proctor.recording.layout import segment_key
 from proctor.recording.leaves import SessionLeaf
 
 _LEN = struct.Struct(">I")
+# A segment is closed (by a checkpoint) once it holds this much, whatever the event count and
+# time: a session streaming a large result keeps at most this much of it in memory, and each
+# storage write stays this size.
+SEGMENT_BYTES = 8 * 1024 * 1024
 _AAD = struct.Struct(">8sBQ")
 _BATCH = int(RecordType.BATCH)
 DEK_CONTEXT = b"proctor-recording-v1 dek\x00"
@@ -129,9 +133,9 @@ class SessionRecordingWriter:
         return self._seq
 
     @property
-    def segment_bytes(self) -> int:
-        """Bytes of the open segment (held in memory until its checkpoint)."""
-        return self._size
+    def segment_full(self) -> bool:
+        """The open segment holds `SEGMENT_BYTES` or more: close it with a checkpoint."""
+        return self._size >= SEGMENT_BYTES
 
     @property
     def pending(self) -> int:
@@ -205,7 +209,11 @@ class SessionRecordingWriter:
         """``now`` from ``time.monotonic()``: wall clock jumps must not delay checkpoints."""
         if self._sealed or not self._pending:
             return False
-        return self._pending >= self._every or now - self._last >= self._interval
+        return (
+            self._pending >= self._every
+            or now - self._last >= self._interval
+            or self._size >= SEGMENT_BYTES
+        )
 
     def checkpoint(self, at: datetime | None = None, now: float | None = None) -> Flush | None:
         """The current segment, closed by a signed checkpoint; None if nothing is pending."""

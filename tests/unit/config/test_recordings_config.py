@@ -214,3 +214,14 @@ def test_a_literal_secret_of_the_wrong_type_is_not_quoted(write_config: WriteCon
     text = s3_config(access_key_id="K", secret_access_key="84512377")
     problem = problem_at(problems_of(write_config(text)), "recordings.storage.secret_access_key")
     assert "84512377" not in problem.message
+
+
+def test_the_recording_backlog_bound(write_config: WriteConfig) -> None:
+    config = load_config(write_config("version: 1\n"), environ={})
+    assert config.recordings.max_backlog_mb == 64
+    text = "version: 1\nrecordings:\n  max_backlog_mb: 8\n"
+    assert load_config(write_config(text), environ={}).recordings.max_backlog_mb == 8
+    for bad, expected in (("0", "greater than or equal to 1"), ("lots", "expected a whole number")):
+        text = f"version: 1\nrecordings:\n  max_backlog_mb: {bad}\n"
+        problem = problem_at(problems_of(write_config(text)), "recordings.max_backlog_mb")
+        assert expected in problem.message

@@ -421,6 +421,7 @@ def test_a_large_result_is_cut_into_segments_of_bounded_size(tmp_path: Path) -> 
     # segment; every segment stays near SEGMENT_BYTES and the whole output reads back.
     from proctor.recording import recorder as recorder_module
     from proctor.recording.layout import segment_index, session_prefix
+    from proctor.recording.session_writer import SEGMENT_BYTES
 
     storage = LocalBlobStorage(tmp_path / "rec")
     rec = SignedRecorder(storage, RecordingKeys(SIGNER, KEYS, None), flush_interval=3600)
@@ -434,7 +435,7 @@ def test_a_large_result_is_cut_into_segments_of_bounded_size(tmp_path: Path) -> 
     keys = [k for k in storage.list(session_prefix("big")) if segment_index(k) is not None]
     sizes = [len(storage.get(k)) for k in keys]
     assert len(sizes) >= 3
-    limit = recorder_module.SEGMENT_BYTES + 2 * recorder_module.BATCH_BYTES
+    limit = SEGMENT_BYTES + 2 * recorder_module.BATCH_BYTES
     assert max(sizes) <= limit, sizes
     assert verify_session(storage, "big", KEYS).status is Status.SEALED
     output = b"".join(

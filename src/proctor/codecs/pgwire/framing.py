@@ -27,7 +27,6 @@ def _py_run_ends(data: bytes, pos: int, mtype: int, ends: list[int]) -> int:
     return pos
 
 
-# The compiled loops take ``bytes`` only (not bytearray or memoryview): checked per feed.
 _run_ends = WALK.run_ends if WALK is not None else _py_run_ends
 _skip_plain = WALK.skip_plain if WALK is not None else None
 
@@ -171,7 +170,11 @@ class BackendScanner:
         interesting = self._interesting
         runs = self._runs
         forward_to = end
-        skip_plain = _skip_plain if type(data) is bytes else None
+        # The compiled loops take ``bytes`` only (not bytearray or memoryview).
+        if type(data) is bytes:
+            skip_plain, run_ends = _skip_plain, _run_ends
+        else:
+            skip_plain, run_ends = None, _py_run_ends
         table = self._table
         while pos < end:
             if skip_plain is not None:
@@ -209,10 +212,7 @@ class BackendScanner:
                         out.append(last)
                     # The rest of the run, in a tighter loop (compiled when built): a row
                     # costs a header read and an append; a partial or other message ends it.
-                    if skip_plain is not None:
-                        pos = _run_ends(data, stop, mtype, ends)
-                    else:
-                        pos = _py_run_ends(data, stop, mtype, ends)
+                    pos = run_ends(data, stop, mtype, ends)
                     last.end = pos
                     continue
                 else:
