@@ -3,11 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 STAMP  := $(VENV)/.installed
 
-ACCEL  := $(VENV)/.accel
+.PHONY: install accel demo test test-quick lint typecheck check bench clean system-deps-demo system-deps-test accel-required
 
-.PHONY: install demo test test-quick lint typecheck check bench clean system-deps-demo system-deps-test accel-required
-
-install: $(STAMP) $(ACCEL)
+install: $(STAMP) accel
 
 # Recreated only when the lock file or project metadata change, so a second `make install` is instant.
 $(STAMP): requirements.lock pyproject.toml
@@ -17,10 +15,11 @@ $(STAMP): requirements.lock pyproject.toml
 	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
 
-# The hot-path loops compiled with mypyc (scripts/build-accel.py); rebuilt when they change.
-# Without a C compiler this warns and Proctor runs them interpreted (slower, same results).
-$(ACCEL): $(STAMP) scripts/build-accel.py src/proctor/codecs/pgwire/walk.py
-	@$(VENV)/bin/python scripts/build-accel.py --stamp $@
+# The hot-path modules compiled with mypyc (src/proctor/hotpath.py, scripts/build-accel.py):
+# rebuilt when one of them changed, otherwise nothing to do. Without a C compiler this warns
+# and Proctor runs them interpreted (slower, same results).
+accel: $(STAMP)
+	@$(VENV)/bin/python scripts/build-accel.py
 
 # Tests and benchmarks must exercise the compiled loops: fail rather than quietly skip them.
 accel-required: install
@@ -35,8 +34,11 @@ system-deps-test:
 demo: system-deps-demo install
 	$(VENV)/bin/proctor demo
 
+# The whole suite runs on the compiled hot path; the unit tests run interpreted too (what a
+# machine without a C compiler runs).
 test: install system-deps-test accel-required lint typecheck
 	PROCTOR_REQUIRE_ACCEL=1 $(VENV)/bin/pytest
+	PROCTOR_PURE_PYTHON=1 $(VENV)/bin/pytest -q tests/unit
 
 test-quick: install
 	$(VENV)/bin/pytest -m "not integration and not compat"
@@ -56,3 +58,4 @@ bench: install system-deps-test accel-required
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
 	find src -name "*.so" -delete
+	rm -f src/proctor/compiled.json

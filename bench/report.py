@@ -277,11 +277,12 @@ def machine_facts(pgbench: str, pgbouncer: str, proctor: str) -> dict[str, Any]:
 
 
 def _hot_path() -> str:
-    """Whether the gateway's compiled framing loops are built and current (the gateway
-    started by the harness imports the same tree)."""
-    from proctor.codecs.pgwire import accel
+    """Whether the gateway's compiled hot path is built and current (the gateway started by
+    the harness imports the same tree)."""
+    import proctor
 
-    return accel.STATUS
+    decision = proctor.HOT_PATH
+    return decision.reason if decision.compiled else f"interpreted ({decision.reason})"
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:

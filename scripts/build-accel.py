@@ -1,50 +1,68 @@
-"""Compile Proctor's hot-path kernels with mypyc (run by ``make install`` with the venv's Python).
+"""Compile Proctor's hot-path modules with mypyc (run by ``make install`` with the venv's Python).
 
-    .venv/bin/python scripts/build-accel.py            # build; warn and go on if it cannot
+    .venv/bin/python scripts/build-accel.py            # build unless current; warn if it cannot
     .venv/bin/python scripts/build-accel.py --require  # fail if it cannot (CI, benchmarks)
     .venv/bin/python scripts/build-accel.py --clean    # remove the compiled modules
 
-Each module is compiled from a copy under ``build/accel`` stamped with the SHA-256 of the
-source's text (``BUILT_FROM``); the extension is then put next to the source, where Python's
-import prefers it. ``proctor.codecs.pgwire.accel`` uses it only while the stamp matches the
-source, so editing the source without rebuilding falls back to the interpreted code instead
-of running the old build. Needs a C compiler and the Python headers (Debian: gcc,
-python3-dev); mypyc itself comes with mypy, already in the lock file.
+The group is listed in ``src/proctor/hotpath.py``. The package is copied to ``build/accel``
+and the group compiled there in one mypyc run (what is compiled is exactly what the stamp
+describes, whatever happens to the tree meanwhile); the extensions are then put next to the
+sources, where Python's import prefers them, and ``src/proctor/compiled.json`` records the
+digest of each compiled source, last. ``import proctor`` uses the build only while every
+digest matches (``proctor.hotpath.guard``): editing a source without rebuilding runs it
+interpreted instead of running the old build. When the stamp already matches, nothing is
+done. Needs a C compiler and the Python headers (Debian: gcc, python3-dev); mypyc itself
+comes with mypy, already in the lock file.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import importlib.util
+import json
+import os
 import shutil
 import subprocess
 import sys
 import sysconfig
+import time
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
 BUILD = ROOT / "build" / "accel"
-MODULES = ["proctor/codecs/pgwire/walk.py"]
-_STAMP_LINE = 'BUILT_FROM = ""'
 
 
-def _suffix() -> str:
-    return str(sysconfig.get_config_var("EXT_SUFFIX") or ".so")
+def _hotpath() -> ModuleType:
+    """``proctor/hotpath.py`` on its own (stdlib only): the group and the stamp rules."""
+    name = "_proctor_hotpath_for_build"
+    spec = importlib.util.spec_from_file_location(name, SRC / "proctor" / "hotpath.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
 
 
-def _installed(module: str) -> list[Path]:
-    source = SRC / module
-    stem = source.stem
-    return sorted(source.parent.glob(f"{stem}.*.so")) + sorted(
-        source.parent.glob(f"{stem}__mypyc.*.so")
-    )
+HOTPATH = _hotpath()
+
+
+def _installed() -> list[Path]:
+    """Every compiled file this build may have put under ``src``."""
+    found: list[Path] = []
+    for module in HOTPATH.MODULES:
+        source = SRC / module
+        found += source.parent.glob(f"{source.stem}.*.so")
+        found += source.parent.glob(f"{source.stem}__mypyc.*.so")  # an older one-module build
+    found += SRC.glob("*__mypyc.*.so")  # the group's shared library
+    return sorted(set(found))
 
 
 def clean() -> None:
-    for module in MODULES:
-        for path in _installed(module):
-            path.unlink()
+    HOTPATH.STAMP.unlink(missing_ok=True)  # first: a half-removed group is never "current"
+    for path in _installed():
+        path.unlink()
 
 
 def _why_not() -> str | None:
@@ -61,56 +79,67 @@ def _why_not() -> str | None:
     return None
 
 
-def build_one(module: str) -> None:
-    source = SRC / module
-    text = source.read_bytes()
-    if text.count(_STAMP_LINE.encode()) != 1:
-        raise SystemExit(f"{module}: expected exactly one line {_STAMP_LINE!r}")
-    digest = hashlib.sha256(text).hexdigest()
-    copy = BUILD / module
+def build() -> None:
     if BUILD.exists():
         shutil.rmtree(BUILD)
-    copy.parent.mkdir(parents=True)
-    # Package markers so mypyc names the module as Python will import it.
-    for parent in Path(module).parents:
-        if parent != Path("."):
-            (BUILD / parent / "__init__.py").touch()
-    copy.write_bytes(text.replace(_STAMP_LINE.encode(), f'BUILT_FROM = "{digest}"'.encode()))
-    subprocess.run(
-        [sys.executable, "-m", "mypyc", "--strict", module],
-        cwd=BUILD,
-        check=True,
-        stdout=subprocess.DEVNULL,
+    BUILD.mkdir(parents=True)
+    shutil.copytree(
+        SRC / "proctor",
+        BUILD / "proctor",
+        ignore=shutil.ignore_patterns("*.so", "__pycache__", HOTPATH.STAMP.name),
     )
-    built = sorted(copy.parent.glob(f"{source.stem}*{_suffix()}"))
-    if not built:
-        raise RuntimeError(f"mypyc produced no extension for {module}")
-    for old in _installed(module):
-        old.unlink()
+    stamp = HOTPATH.stamp_for(BUILD)
+    modules = list(HOTPATH.MODULES)
+    started = time.monotonic()
+    print(f"compiling {len(modules)} hot-path modules with mypyc (a minute or two)...")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypyc", "--strict", *modules],
+        cwd=BUILD,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PROCTOR_PURE_PYTHON": "1"},
+    )
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
+        raise RuntimeError(f"mypyc failed:\n{tail}")
+    suffix = HOTPATH.extension_suffix()
+    built = [(BUILD / m).with_suffix(suffix) for m in modules]
+    shared = sorted(BUILD.glob(f"*__mypyc{suffix}"))
+    missing = [str(p.relative_to(BUILD)) for p in built if not p.exists()]
+    if missing or len(shared) != 1:
+        raise RuntimeError(f"mypyc did not produce every extension (missing: {missing})")
+    clean()
     for path in built:
-        shutil.copy2(path, source.parent / path.name)
+        shutil.copy2(path, SRC / path.relative_to(BUILD))
+    shutil.copy2(shared[0], SRC / shared[0].name)
+    tmp = HOTPATH.STAMP.with_suffix(".tmp")
+    tmp.write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n")
+    tmp.replace(HOTPATH.STAMP)
+    print(f"compiled in {time.monotonic() - started:.0f} s")
+    current = HOTPATH.decide(SRC, HOTPATH.STAMP, {})
+    if not current.compiled:
+        print(f"warning: {current.reason} (edited during the build: run it again)")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--require", action="store_true", help="fail if it cannot build")
     parser.add_argument("--clean", action="store_true", help="remove the compiled modules")
-    parser.add_argument("--stamp", type=Path, help="touch this file once built (for make)")
+    parser.add_argument("--force", action="store_true", help="build even when current")
     args = parser.parse_args()
     if args.clean:
         clean()
         return 0
+    if not args.force and HOTPATH.decide(SRC, HOTPATH.STAMP, {}).compiled:
+        return 0  # the build matches every source: nothing to do
     reason = _why_not()
     if reason is None:
         try:
-            for module in MODULES:
-                build_one(module)
-        except (subprocess.CalledProcessError, RuntimeError, OSError) as exc:
+            build()
+        except (subprocess.SubprocessError, RuntimeError, OSError) as exc:
             reason = f"build failed: {exc}"
     if reason is None:
-        print(f"compiled {len(MODULES)} hot-path module(s) with mypyc")
-        if args.stamp is not None:
-            args.stamp.touch()
         return 0
     clean()
     print(

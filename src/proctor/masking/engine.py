@@ -36,7 +36,7 @@ from typing import Any, Protocol
 from proctor.masking import jsonwalk
 from proctor.masking import validators as v
 from proctor.masking.entities import Entity, TypeCategory
-from proctor.masking.errors import MaskingError
+from proctor.masking.errors import MaskingError, detached
 from proctor.masking.hints import NEUTRAL, Context, context_of
 from proctor.masking.profile import ColumnRule, Profile
 from proctor.masking.scanner import Active, Candidate, Hits, Prefilter, Scanner
@@ -546,8 +546,10 @@ class ColumnPlan:
         if self.best_effort:
             self.stats.add(self._where[index], "error")
             return self._fallback[index]
-        raise MaskingError(
-            f"masking failed in column {index} ({self._where[index]}): {type(exc).__name__}"
+        raise detached(
+            MaskingError(
+                f"masking failed in column {index} ({self._where[index]}): {type(exc).__name__}"
+            )
         ) from None
 
     def mask_row(self, values: Sequence[str | None]) -> list[str | None]:

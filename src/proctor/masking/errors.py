@@ -8,6 +8,22 @@ failure, never *what value*.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+_E = TypeVar("_E", bound=BaseException)
+
+
+def detached(error: _E) -> _E:
+    """``error``, to be raised ``from None`` in an ``except`` block: the exception being
+    handled (whose text may quote a value) is neither its cause nor shown as its context.
+
+    ``raise ... from None`` alone does this in interpreted Python, but the compiled hot path
+    (mypyc, see proctor/hotpath.py) leaves the context displayed; this sets it explicitly.
+    """
+    error.__cause__ = None
+    error.__suppress_context__ = True
+    return error
+
 
 class MaskingError(Exception):
     """Masking a value failed; the caller must not send the value (fail closed).

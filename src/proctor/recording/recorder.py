@@ -110,9 +110,9 @@ class SignedRecorder:
         self.failures = 0
         self.dropped = 0  # segments given up on (on_failure: continue only)
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="proctor-signed-recorder")
-        self._thread.daemon = True
-        self._thread.start()
+        self._worker = threading.Thread(target=self._run, name="proctor-signed-recorder")
+        self._worker.daemon = True
+        self._worker.start()
 
     @property
     def healthy(self) -> bool:
@@ -140,7 +140,7 @@ class SignedRecorder:
         """Write everything buffered (open sessions get a checkpoint: they read as unsealed,
         which is what they are), then stop the thread."""
         self._stopping.set()
-        self._thread.join(timeout)
+        self._worker.join(timeout)
 
     # -- the thread -----------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from proctor.codecs.pgwire import FramedMessage, decode
 from proctor.codecs.pgwire.decode import FieldDescription
 from proctor.codecs.pgwire.values import BINARY_IS_TEXT, binary_to_text, text_to_binary
 from proctor.masking import ColumnPlan, MaskingError
+from proctor.masking.errors import detached
 from proctor.masking.scanner import Hits
 
 Splice = tuple[int, int, bytes]
@@ -171,8 +172,8 @@ class RowMasking:
                             try:
                                 text = out[off : off + length].decode(codec)
                             except ValueError:
-                                raise MaskingError(
-                                    f"column {k}: the value could not be decoded"
+                                raise detached(
+                                    MaskingError(f"column {k}: the value could not be decoded")
                                 ) from None
                             masked = mask(k, text, cell_hits)
                             if masked is text:
@@ -242,7 +243,7 @@ class RowMasking:
             else:
                 text = raw.decode(codec)
         except (ValueError, UnicodeDecodeError):
-            raise MaskingError(f"column {c}: the value could not be decoded") from None
+            raise detached(MaskingError(f"column {c}: the value could not be decoded")) from None
         if text is None:
             # A binary value we cannot read: it may hold anything, so it is not sent.
             plan.stats.add(plan.columns[c].name, "unreadable")
@@ -338,7 +339,7 @@ class RowMasking:
                     if new is not out:
                         delta += _cell_splice(changes, off, length, new)
         except MaskingError as exc:
-            raise _RowFailed(start, str(exc)) from None
+            raise detached(_RowFailed(start, str(exc))) from None
         if delta:
             splices.append((start + 1, start + 5, _I32.pack(end - start - 1 + delta)))
         if changes:

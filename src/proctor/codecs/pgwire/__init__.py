@@ -13,9 +13,10 @@ Two directions have different needs, so there are two framers:
 * ``BackendScanner`` (server → gateway) never holds a message body it was not asked for: it
   walks message headers and reports only the message types the adapter registered interest
   in. The received bytes can then be forwarded as one slice, so a 1 GB result streams
-  through with constant memory. Its innermost loops (``walk.py``) are compiled with mypyc
-  by ``make install`` when a C compiler is available (``accel.py`` decides whether the
-  build is used); interpreted, the same walk is done with ``struct.unpack_from``.
+  through with constant memory. Its innermost loops (``walk.py``) are written for mypyc,
+  which compiles them with the rest of the hot path (``proctor/hotpath.py``) when a C
+  compiler is available (``accel.py``); interpreted, the same walk is done with
+  ``struct.unpack_from``.
 
 Startup-phase packets have no type byte; ``StartupFramer`` handles them.
 """

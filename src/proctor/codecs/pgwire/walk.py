@@ -12,14 +12,10 @@ where they stopped; the cell walk returns None for a malformed row. The caller's
 code then handles that input exactly as it would have without them, so they can only ever
 skip work, never change a decision.
 
-This module imports nothing: the build compiles a copy of it on its own, stamped with the
-SHA-256 of this file's text in ``BUILT_FROM`` so that a stale compiled copy (this file was
-edited after the build) is detected at import and ignored (``accel.py``). Interpreted, these
-loops are slower than the ``struct``-based ones in ``framing.py``, which is why the framing
-uses them only when compiled.
+The module imports nothing, so that it compiles on its own terms (plain ints and bytes).
+Interpreted, these loops are slower than the ``struct``-based ones in ``framing.py``, which
+is why the framing uses them only when compiled (``accel.py``).
 """
-
-BUILT_FROM = ""  # replaced, in the compiled copy only, by this file's SHA-256
 
 
 def run_ends(data: bytes, pos: int, mtype: int, ends: list[int]) -> int:
