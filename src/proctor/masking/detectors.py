@@ -84,8 +84,7 @@ def _text(m: re.Match[str], span: Span) -> str:
 
 
 def _card(m: re.Match[str], span: Span) -> Span | None:
-    digits = m.string[span[0] : span[1]].replace(" ", "").replace("-", "")
-    return span if v.card_ok(digits) else None
+    return span if v.card_span_ok(m.string, span[0], span[1]) else None
 
 
 def _ssn(m: re.Match[str], span: Span) -> Span | None:

@@ -101,6 +101,77 @@ def card_ok(digits: str) -> bool:
     return card_brand(digits) is not None and luhn_ok(digits)
 
 
+def _brand_known(n: int, p6: int) -> bool:
+    """`card_brand` is not None, for ``n`` ASCII digits (12 to 19) whose first six are
+    ``p6``: the same ranges, read from one integer instead of four slices."""
+    p2 = p6 // 10000
+    p3 = p6 // 1000
+    p4 = p6 // 100
+    if p6 // 100000 == 4 and (n == 13 or n == 16 or n == 19):
+        return True  # visa
+    if n == 16 and (51 <= p2 <= 55 or 2221 <= p4 <= 2720):
+        return True  # mastercard
+    if n == 15 and (p2 == 34 or p2 == 37):
+        return True  # amex
+    wide = 16 <= n <= 19
+    if wide and (p4 == 6011 or 644 <= p3 <= 649 or p2 == 65 or 622126 <= p6 <= 622925):
+        return True  # discover
+    if (wide and p2 == 35) or (n == 15 and (p4 == 1800 or p4 == 2131)):
+        return True  # jcb
+    if 14 <= n <= 19 and (300 <= p3 <= 305 or p4 == 3095 or p2 == 36 or p2 == 38 or p2 == 39):
+        return True  # diners
+    if wide and (p2 == 62 or 2200 <= p4 <= 2204):
+        return True  # unionpay, mir
+    # maestro; "0604" as the first four digits is p4 == 604
+    return p2 in (50, 56, 57, 58, 67) or p4 == 6304 or p4 == 6390 or p4 == 604
+
+
+# Whether this module runs compiled (proctor/hotpath.py): a walk over characters is cheap
+# then, and costs more than C string operations interpreted.
+_COMPILED = __file__.endswith((".so", ".pyd"))
+
+
+def card_span_ok(text: str, start: int, end: int) -> bool:
+    """``card_ok`` of ``text[start:end]`` with its spaces and dashes removed: a card number
+    as written, as the card detector's matches are."""
+    if _COMPILED:
+        return _card_walk(text, start, end)
+    return card_ok(text[start:end].replace(" ", "").replace("-", ""))
+
+
+def _card_walk(text: str, start: int, end: int) -> bool:
+    """`card_span_ok` in one walk over the characters, no string built: compiled it costs a
+    fifth of the slicing, replacing and summing (0.5 against 2.9 µs for a written card).
+    Anything but ASCII digits, spaces and dashes takes the general path, so the answer is
+    always exactly ``card_ok``'s (tests compare the two, compiled and interpreted)."""
+    n = 0
+    total = 0
+    i = end - 1
+    while i >= start:  # from the right: Luhn doubles every second digit from the end
+        c = ord(text[i])
+        if 48 <= c <= 57:
+            d = c - 48
+            if n & 1:
+                d = d * 2 - 9 if d > 4 else d * 2
+            total += d
+            n += 1
+        elif c != 32 and c != 45:
+            return card_ok(text[start:end].replace(" ", "").replace("-", ""))
+        i -= 1
+    if n < 12 or n > 19 or total % 10:
+        return False
+    p6 = 0
+    seen = 0
+    i = start
+    while seen < 6:
+        c = ord(text[i])
+        if 48 <= c <= 57:
+            p6 = p6 * 10 + c - 48
+            seen += 1
+        i += 1
+    return _brand_known(n, p6)
+
+
 # --- US social security numbers --------------------------------------------------------------
 
 

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from proctor.masking import validators as v
 
@@ -119,3 +123,63 @@ def test_person_name() -> None:
     assert v.person_name_ok("Mary-Jane O'Neil")
     assert not v.person_name_ok("Jane")
     assert not v.person_name_ok("widget pro 3000")
+
+
+# `card_span_ok` walks a card number as written instead of slicing, stripping and summing: it
+# must answer exactly what `card_ok` does on the stripped text, for every issuer range.
+_RANGE_EDGES = [
+    "4", "34", "37", "35", "36", "38", "39", "50", "51", "55", "56", "57", "58", "62", "65",
+    "67", "300", "305", "306", "643", "644", "649", "650", "1800", "2131", "2200", "2204",
+    "2205", "2220", "2221", "2720", "2721", "3095", "6011", "6304", "6390", "0604", "0605",
+    "622125", "622126", "622925", "622926", "1", "7", "8", "9", "0",
+]  # fmt: skip
+
+
+def _with_luhn(body: str) -> str:
+    return body + v.luhn_check_digit(body)
+
+
+@st.composite
+def _written_cards(draw: st.DrawFn) -> tuple[str, int, int]:
+    prefix = draw(st.sampled_from(_RANGE_EDGES))
+    length = draw(st.integers(10, 21))
+    body = prefix + draw(st.text("0123456789", min_size=length, max_size=length))
+    digits = _with_luhn(body) if draw(st.booleans()) else body
+    sep = draw(st.sampled_from(["", " ", "-", " - ", "x", "\u0664", "."]))
+    every = draw(st.integers(1, 6))
+    written = sep.join(digits[i : i + every] for i in range(0, len(digits), every))
+    before = draw(st.text(" -ab1", max_size=3))
+    after = draw(st.text(" -ab1", max_size=3))
+    text = before + written + after
+    return text, len(before), len(before) + len(written)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    case=st.one_of(
+        _written_cards(),
+        st.text("0123456789 -\u0664a", max_size=30).map(lambda t: (t, 0, len(t))),
+    )
+)
+def test_card_span_ok_is_card_ok_of_the_stripped_span(case: tuple[str, int, int]) -> None:
+    text, start, end = case
+
+    def outcome(check: Callable[[], bool]) -> bool | str:
+        try:
+            return check()
+        except ValueError as exc:  # card_ok of text that is not digits: the same error
+            return type(exc).__name__
+
+    expected = outcome(lambda: v.card_ok(text[start:end].replace(" ", "").replace("-", "")))
+    assert outcome(lambda: v.card_span_ok(text, start, end)) == expected
+    assert outcome(lambda: v._card_walk(text, start, end)) == expected  # whichever it uses
+
+
+def test_card_span_ok_accepts_each_scheme_as_written() -> None:
+    for body in ("411111111111111", "510510510510510", "222100000023757", "34000000000000"):
+        digits = _with_luhn(body)
+        written = " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))
+        for check in (v.card_span_ok, v._card_walk):
+            assert check("x " + written + " y", 2, 2 + len(written))
+            assert check(written.replace(" ", "-"), 0, len(written))
+            assert not check("4111 1111 1111 1112", 0, 19)  # Luhn fails
