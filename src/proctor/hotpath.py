@@ -77,11 +77,11 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def stamp_for(src: Path, modules: Sequence[str] = MODULES) -> dict[str, object]:
+def stamp_for(src: Path) -> dict[str, object]:
     """What the build records: the digest of each module's source, and for which Python."""
     return {
         "suffix": extension_suffix(),
-        "modules": {m: digest(src / m) for m in modules},
+        "modules": {m: digest(src / m) for m in MODULES},
     }
 
 
@@ -157,10 +157,10 @@ def guard() -> Decision:
     return _decision
 
 
+def is_extension(path: str | None) -> bool:
+    """Whether a module's ``__file__`` is a compiled extension."""
+    return (path or "").endswith((".so", ".pyd"))
+
+
 def compiled_module(module: ModuleType | None) -> bool:
-    return (getattr(module, "__file__", None) or "").endswith((".so", ".pyd"))
-
-
-def in_use() -> list[str]:
-    """The group's modules imported so far from a compiled extension."""
-    return sorted(name for name in NAMES if compiled_module(sys.modules.get(name)))
+    return is_extension(getattr(module, "__file__", None))

@@ -12,8 +12,11 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable
+from typing import Final
 
 import phonenumbers
+
+from proctor import hotpath
 
 # --- payment cards ---------------------------------------------------------------------------
 
@@ -128,7 +131,7 @@ def _brand_known(n: int, p6: int) -> bool:
 
 # Whether this module runs compiled (proctor/hotpath.py): a walk over characters is cheap
 # then, and costs more than C string operations interpreted.
-_COMPILED = __file__.endswith((".so", ".pyd"))
+_COMPILED: Final = hotpath.is_extension(__file__)
 
 
 def card_span_ok(text: str, start: int, end: int) -> bool:

@@ -21,7 +21,7 @@ def _load() -> tuple[ModuleType | None, str]:
     if not decision.compiled:
         return None, decision.reason
     module = importlib.import_module("proctor.codecs.pgwire.walk")
-    if not (getattr(module, "__file__", None) or "").endswith((".so", ".pyd")):
+    if not hotpath.compiled_module(module):
         return None, "walk.py was loaded from its source"
     return module, "compiled"
 
