@@ -29,7 +29,6 @@ import json
 import logging
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from proctor.adapters.postgres import message_text
 from proctor.adapters.postgres.pgtypes import category
@@ -111,12 +110,23 @@ class _Portal:
         self.describing = False
 
 
-@dataclass(slots=True)
 class _Pending:
-    kind: int
-    prepared: _Prepared | None = None
-    portal: _Portal | None = None
-    swallow: bool = False  # our own Describe: its answer is not the client's
+    """A command whose answer is still to come (a plain class: compiled, a dataclass's
+    ``__init__`` stays interpreted, and one of these is made per command)."""
+
+    __slots__ = ("kind", "portal", "prepared", "swallow")
+
+    def __init__(
+        self,
+        kind: int,
+        prepared: _Prepared | None = None,
+        portal: _Portal | None = None,
+        swallow: bool = False,  # our own Describe: its answer is not the client's
+    ) -> None:
+        self.kind = kind
+        self.prepared = prepared
+        self.portal = portal
+        self.swallow = swallow
 
 
 class ResultMasking(RowMasking):

@@ -19,10 +19,28 @@ _ROW_CELLS: Callable[[bytes, int, int], list[tuple[int, int]] | None] | None = (
 
 
 def _cstring(body: bytes, pos: int) -> tuple[bytes, int]:
+    if pos < len(body) and body[pos] == 0:  # the empty name: unnamed statements and portals
+        return b"", pos + 1
     nul = body.find(b"\x00", pos)
     if nul < 0:
         raise ProtocolError("string field is not NUL-terminated")
     return body[pos:nul], nul + 1
+
+
+# Integer reads by byte: compiled, they are native operations (a ``struct`` call is not);
+# the caller has checked that the bytes are there.
+def _u16(body: bytes, pos: int) -> int:
+    return (body[pos] << 8) | body[pos + 1]
+
+
+def _i16(body: bytes, pos: int) -> int:
+    value = (body[pos] << 8) | body[pos + 1]
+    return value - 0x10000 if value & 0x8000 else value
+
+
+def _i32(body: bytes, pos: int) -> int:
+    value = (body[pos] << 24) | (body[pos + 1] << 16) | (body[pos + 2] << 8) | body[pos + 3]
+    return value - 0x100000000 if value & 0x80000000 else value
 
 
 def _text(raw: bytes, encoding: str) -> str:
@@ -111,24 +129,36 @@ def bind_raw(body: bytes) -> tuple[bytes, bytes, tuple[int, ...]]:
     matches names (result masking follows every Bind; decoding them would be wasted)."""
     portal, pos = _cstring(body, 0)
     stmt, pos = _cstring(body, pos)
-    try:
-        (nfmt,) = _I16.unpack_from(body, pos)
-        pos += 2 + 2 * nfmt
-        (nparams,) = _I16.unpack_from(body, pos)
-        pos += 2
-        for _ in range(nparams):
-            (length,) = _I32.unpack_from(body, pos)
-            pos += 4 + max(length, 0)
-        (nres,) = _I16.unpack_from(body, pos)
-        pos += 2
-        if nfmt < 0 or nparams < 0 or nres < 0 or pos + 2 * nres != len(body):
-            raise ProtocolError("Bind message has a bad length")
-        formats = struct.unpack_from(f"!{nres}h", body, pos) if nres else ()
-    except struct.error as exc:
-        raise ProtocolError("Bind message truncated") from exc
-    if any(f not in (0, 1) for f in formats):
-        raise ProtocolError("Bind result format code must be 0 or 1")
-    return portal, stmt, tuple(formats)
+    size = len(body)
+    if size - pos < 2:
+        raise ProtocolError("Bind message truncated")
+    nfmt = _i16(body, pos)
+    pos += 2 + 2 * nfmt
+    if nfmt < 0 or size - pos < 2:
+        raise ProtocolError("Bind message truncated")
+    nparams = _i16(body, pos)
+    pos += 2
+    for _ in range(nparams):
+        if size - pos < 4:
+            raise ProtocolError("Bind message truncated")
+        length = _i32(body, pos)
+        pos += 4 + (length if length > 0 else 0)
+    if size - pos < 2:
+        raise ProtocolError("Bind message truncated")
+    nres = _i16(body, pos)
+    pos += 2
+    if nparams < 0 or nres < 0 or pos + 2 * nres != size:
+        raise ProtocolError("Bind message has a bad length")
+    if nres == 0:
+        return portal, stmt, ()
+    if nres == 1:  # the usual alternative: one code for every column
+        formats: tuple[int, ...] = (_i16(body, pos),)
+    else:
+        formats = tuple([_i16(body, pos + 2 * k) for k in range(nres)])
+    for f in formats:
+        if f != 0 and f != 1:
+            raise ProtocolError("Bind result format code must be 0 or 1")
+    return portal, stmt, formats
 
 
 _FIELD = struct.Struct("!IhIhih")
@@ -230,8 +260,7 @@ def execute_raw(body: bytes) -> tuple[bytes, int]:
     portal, pos = _cstring(body, 0)
     if len(body) - pos != 4:
         raise ProtocolError("Execute message has a bad length")
-    (max_rows,) = _I32.unpack_from(body, pos)
-    return portal, max_rows
+    return portal, _i32(body, pos)
 
 
 def target(body: bytes, encoding: str = "utf-8") -> Target:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 
 from proctor.codecs.pgwire.accel import WALK
 from proctor.codecs.pgwire.constants import FRONTEND_TYPES
@@ -31,14 +30,27 @@ _run_ends = WALK.run_ends if WALK is not None else _py_run_ends
 _skip_plain = WALK.skip_plain if WALK is not None else None
 
 
-# Not frozen: a frozen dataclass's __init__ pays object.__setattr__ per field, and these are
-# built for every message on the hot path. Treat them as immutable all the same.
-@dataclass(slots=True, eq=True)
+# Plain classes, not dataclasses: compiled, a dataclass keeps the ``__init__`` the
+# dataclasses module generates (interpreted, ~0.5 µs a call), and these are built for every
+# message on the hot path. Treat them as immutable all the same.
 class Message:
     """One protocol message: its type byte and its body (without type and length)."""
 
-    type: int
-    body: bytes
+    __slots__ = ("body", "type")
+
+    def __init__(self, type: int, body: bytes) -> None:
+        self.type = type
+        self.body = body
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return self.type == other.type and self.body == other.body
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, and not immutable
+
+    def __repr__(self) -> str:
+        return f"Message(type={self.type!r}, body={self.body!r})"
 
     def encode(self) -> bytes:
         return _HEADER.pack(self.type, len(self.body) + 4) + self.body
@@ -85,7 +97,11 @@ class FrontendFramer:
         limit = self._max
         need = 0
         while end - pos >= 5:
-            mtype, length = _unpack_header(view, pos)
+            # Byte reads, not struct: compiled, they are native operations.
+            mtype = view[pos]
+            length = (
+                (view[pos + 1] << 24) | (view[pos + 2] << 16) | (view[pos + 3] << 8) | view[pos + 4]
+            )
             if mtype not in FRONTEND_TYPES:
                 raise ProtocolError(f"invalid frontend message type {mtype:#04x}")
             if length < 4:
@@ -106,16 +122,41 @@ class FrontendFramer:
         return messages, (view if pos == end else view[:pos]) if pos else b""
 
 
-@dataclass(slots=True, eq=True)
 class FramedMessage:
-    """A complete message found by the backend scanner, with its offsets in the output."""
+    """A complete message found by the backend scanner, with its offsets in the output.
 
-    type: int
-    body: bytes
-    start: int
-    end: int
-    # A run of back-to-back messages of a ``runs`` type: the end offset of each (body empty).
-    ends: list[int] | None = None
+    ``ends``: for a run of back-to-back messages of a ``runs`` type, the end offset of each
+    (and the body is empty)."""
+
+    __slots__ = ("body", "end", "ends", "start", "type")
+
+    def __init__(
+        self, type: int, body: bytes, start: int, end: int, ends: list[int] | None = None
+    ) -> None:
+        self.type = type
+        self.body = body
+        self.start = start
+        self.end = end
+        self.ends = ends
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FramedMessage):
+            return NotImplemented
+        return (self.type, self.body, self.start, self.end, self.ends) == (
+            other.type,
+            other.body,
+            other.start,
+            other.end,
+            other.ends,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"FramedMessage(type={self.type!r}, body={self.body!r}, start={self.start!r},"
+            f" end={self.end!r}, ends={self.ends!r})"
+        )
 
 
 class BackendScanner:
@@ -185,7 +226,10 @@ class BackendScanner:
                 self._held = data[pos:]
                 forward_to = pos
                 break
-            mtype, length = _unpack_header(data, pos)
+            mtype = data[pos]
+            length = (
+                (data[pos + 1] << 24) | (data[pos + 2] << 16) | (data[pos + 3] << 8) | data[pos + 4]
+            )
             if length < 4:
                 raise ProtocolError(f"invalid backend message length {length}")
             stop = pos + 1 + length
