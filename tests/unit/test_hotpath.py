@@ -158,3 +158,54 @@ def test_an_edited_checkout_runs_the_group_from_source(tmp_path: Path) -> None:
     files = _where(copy, {"PROCTOR_PURE_PYTHON": ""})
     assert all(path.endswith(".py") for path in files.values()), files
     assert files["proctor.masking.validators"] == str(edited)
+
+
+# Dataclasses of the group that are built once per setup (a policy, a profile, a result
+# shape) or per recording batch, never per message: compiled, a dataclass keeps the
+# ``__init__`` the dataclasses module generates, interpreted (~0.5 µs a call, more than the
+# rest of a small message's handling). Classes built per message are plain classes.
+SETUP_TIME_DATACLASSES = {
+    "proctor.adapters.postgres.relay.Refusal",
+    "proctor.masking.detectors.Detector",
+    "proctor.masking.engine.ColumnInfo",
+    "proctor.masking.strategies.Strategy",
+    "proctor.policy.engine.Explanation",
+    "proctor.policy.engine.RuleTrace",
+    "proctor.policy.engine._Outcome",
+    "proctor.recording.format.Frame",
+    "proctor.recording.format.Record",
+    "proctor.recording.session_writer.Flush",
+}
+
+
+def test_the_group_builds_no_dataclass_per_message() -> None:
+    import dataclasses
+    import importlib
+    import inspect
+
+    found = set()
+    for path in hotpath.MODULES:
+        name = hotpath.module_name(path)
+        module = importlib.import_module(name)
+        for attr, value in vars(module).items():
+            is_class = inspect.isclass(value) and value.__module__ == name
+            if is_class and dataclasses.is_dataclass(value):
+                found.add(f"{name}.{attr}")
+    assert found == SETUP_TIME_DATACLASSES
+
+
+def test_decoded_messages_compare_hash_and_show_by_their_fields() -> None:
+    from proctor.codecs.pgwire import decode
+    from proctor.codecs.pgwire.framing import FramedMessage, Message
+
+    assert decode.Parse("s", "select 1", (23,)) == decode.Parse("s", "select 1", (23,))
+    assert decode.Parse("s", "select 1", (23,)) != decode.Parse("s", "select 2", (23,))
+    assert decode.Target("S", "x") != decode.Execute("S", 0)  # another type: never equal
+    assert len({decode.Target("S", "x"), decode.Target("S", "x"), decode.Target("P", "x")}) == 2
+    assert repr(decode.Execute("p", 5)) == "Execute(portal='p', max_rows=5)"
+    assert Message(0x51, b"x") == Message(0x51, b"x") != Message(0x51, b"y")
+    assert FramedMessage(0x44, b"", 0, 9, [9]) == FramedMessage(0x44, b"", 0, 9, [9])
+    assert "ends=[9]" in repr(FramedMessage(0x44, b"", 0, 9, [9]))
+    if REQUIRED:  # compiled, Final fields are read-only at run time too
+        with pytest.raises(AttributeError):
+            decode.Parse("s", "q", ()).query = "drop table x"  # type: ignore[misc]
