@@ -8,13 +8,25 @@ is caught against any tree head seen earlier: keep the latest head outside stora
 
 One process appends at a time. Write-once keys make a race safe: the loser's batch key
 exists already (``BlobExists``), it reloads what the winner wrote and retries.
+
+Appending needs only the tree's frontier (`CompactRange`: one hash per set bit of the size),
+not its leaves. The gateway opens the ledger that way (``keep_leaves=False``) so that its
+memory does not grow with every checkpoint it ever signed, and with a ``frontier_file`` it
+also starts without reading the whole ledger: after each signed head the frontier is saved
+there, and at start it is used only if it hashes to the root of the signed head of that size
+in storage; the batches written after it are then read by their keys. A missing, stale or
+altered file costs a full read, never a wrong tree.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
+import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from proctor.recording import layout
 from proctor.recording.format import FormatError
@@ -36,18 +48,34 @@ from proctor.recording.merkle import (
 )
 from proctor.recording.storage.base import BlobExists, BlobMissing, BlobStorage
 
+log = logging.getLogger(__name__)
+
 
 class LedgerCorrupt(Exception):
     """The stored ledger does not load; run the verifier for a precise report."""
 
 
 class Ledger:
-    def __init__(self, storage: BlobStorage, signer: SigningKey, *, max_retries: int = 5) -> None:
+    def __init__(
+        self,
+        storage: BlobStorage,
+        signer: SigningKey,
+        *,
+        max_retries: int = 5,
+        keep_leaves: bool = True,
+        frontier_file: Path | None = None,
+    ) -> None:
+        """``keep_leaves``: hold every leaf in memory, for `leaf`, `leaves` and the proofs
+        (tools and tests); the gateway appends without them. ``frontier_file``: where to
+        keep the frontier between runs (see the module docstring)."""
         self._storage = storage
         self._signer = signer
         self._retries = max_retries
+        self._keep = keep_leaves
+        self._frontier_file = frontier_file
         self._data: list[bytes] = []
         self._hashes: list[bytes] = []
+        self._size = 0
         self._range = CompactRange()
         self._pending: list[bytes] = []
         self._head: TreeHead | None = None
@@ -56,7 +84,7 @@ class Ledger:
     @property
     def size(self) -> int:
         """Leaves committed to storage (pending ones excluded)."""
-        return len(self._hashes)
+        return self._size
 
     @property
     def head(self) -> TreeHead | None:
@@ -65,17 +93,30 @@ class Ledger:
     def root(self) -> bytes:
         return self._range.root()
 
+    def _kept(self) -> list[bytes]:
+        if not self._keep:
+            raise RuntimeError("this ledger was opened without its leaves (keep_leaves=False)")
+        return self._data
+
     def leaf(self, index: int) -> Leaf:
-        return decode_leaf(self._data[index])
+        return decode_leaf(self._kept()[index])
 
     def leaves(self) -> list[Leaf]:
-        return [decode_leaf(d) for d in self._data]
+        return [decode_leaf(d) for d in self._kept()]
 
     def leaf_hashes(self) -> list[bytes]:
+        self._kept()
         return list(self._hashes)
 
     def _load(self) -> None:
-        expected = len(self._hashes)
+        if self._resume():
+            self._catch_up()
+            # A head another writer signed since: cheaper to look for it than to list.
+            with contextlib.suppress(BlobMissing, FormatError):
+                if self._head is None or self._head.size < self._size:
+                    self._head = TreeHead.decode(self._storage.get(layout.head_key(self._size)))
+            return
+        expected = self._size
         for key in self._storage.list(layout.LEAVES):
             first = layout.batch_index(key)
             if first is None or first < expected:
@@ -87,7 +128,7 @@ class Ledger:
                     self._add(data)
             except FormatError as exc:
                 raise LedgerCorrupt(f"{key}: {exc}") from None
-            expected = len(self._hashes)
+            expected = self._size
         heads = [k for k in self._storage.list(layout.HEADS) if layout.head_size(k) is not None]
         if heads:
             try:
@@ -95,11 +136,55 @@ class Ledger:
             except FormatError as exc:
                 raise LedgerCorrupt(f"{heads[-1]}: {exc}") from None
 
+    def _resume(self) -> bool:
+        """Start from the saved frontier, if it is the one of a signed head in storage."""
+        if self._keep or self._frontier_file is None:
+            return False
+        try:
+            saved = json.loads(self._frontier_file.read_text())
+            size = int(saved["size"])
+            compact = CompactRange.resume(size, [bytes.fromhex(h) for h in saved["frontier"]])
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            log.warning("ledger_frontier_unreadable", extra={"path": str(self._frontier_file)})
+            return False
+        if size == 0:
+            return False
+        try:
+            head = TreeHead.decode(self._storage.get(layout.head_key(size)))
+        except (BlobMissing, FormatError):
+            head = None
+        if head is None or head.size != size or head.root != compact.root():
+            # Another storage, a rolled-back ledger or an edited file: read it all.
+            log.warning("ledger_frontier_stale", extra={"path": str(self._frontier_file)})
+            return False
+        self._range = compact
+        self._size = size
+        self._head = head
+        return True
+
+    def _save_frontier(self) -> None:
+        path = self._frontier_file
+        if path is None or self._head is None or self._head.size != self._size:
+            return
+        state = {"size": self._size, "frontier": [h.hex() for h in self._range.frontier]}
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(state))
+            os.replace(tmp, path)  # workers share the file: any saved frontier is a valid one
+        except OSError as exc:
+            # Only a faster start is lost: the next start reads the ledger from storage.
+            log.warning("ledger_frontier_not_saved", extra={"error": type(exc).__name__})
+
     def _add(self, data: bytes) -> None:
         h = leaf_hash(data)
-        self._data.append(data)
-        self._hashes.append(h)
+        if self._keep:
+            self._data.append(data)
+            self._hashes.append(h)
         self._range.append(h)
+        self._size += 1
 
     def append(self, leaf: Leaf) -> None:
         """Queue a leaf; ``commit`` writes the queue as one batch and signs a new head."""
@@ -118,7 +203,7 @@ class Ledger:
         """Read the batches other writers added after ours, by their keys: no listing, so a
         collision costs what the other writers wrote, not the ledger's whole history."""
         while True:
-            key = layout.batch_key(len(self._hashes))
+            key = layout.batch_key(self._size)
             try:
                 blob = self._storage.get(key)
             except BlobMissing:
@@ -163,15 +248,19 @@ class Ledger:
         with contextlib.suppress(BlobExists):
             self._storage.put(layout.head_key(head.size), head.encode())
         self._head = head
+        self._save_frontier()
         return head
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        self._kept()
         return inclusion_proof(self._hashes, index, size)
 
     def consistency_proof(self, old: int, new: int | None = None) -> list[bytes]:
+        self._kept()
         return consistency_proof(self._hashes, old, new)
 
     def root_at(self, size: int) -> bytes:
+        self._kept()
         return root_of(self._hashes, 0, size)
 
 

@@ -172,6 +172,25 @@ class CompactRange:
     def size(self) -> int:
         return self._size
 
+    @property
+    def frontier(self) -> list[bytes]:
+        """The subtree roots, largest (leftmost) first: with the size, all the range is."""
+        return list(self._stack)
+
+    @classmethod
+    def resume(cls, size: int, frontier: Sequence[bytes]) -> CompactRange:
+        """The range of ``size`` leaves from its frontier (one root per set bit of
+        ``size``). Whether it is the right one is for the caller to check, against a
+        signed root."""
+        if size < 0 or len(frontier) != size.bit_count():
+            raise ValueError(f"a frontier of {size} leaves has {size.bit_count()} roots")
+        if any(len(h) != HASH_SIZE for h in frontier):
+            raise ValueError("frontier roots must be SHA-256 hashes")
+        compact = cls()
+        compact._stack = list(frontier)
+        compact._size = size
+        return compact
+
     def append(self, leaf: bytes) -> None:
         self._stack.append(leaf)
         self._size += 1

@@ -25,6 +25,7 @@ import logging
 import threading
 import time
 from collections import deque
+from pathlib import Path
 
 from proctor.model import SessionEnd, SessionStart, StatementRecord
 from proctor.recording.batch import event_entry, raw_result_entry_parts, statement_entry
@@ -79,6 +80,7 @@ class SignedRecorder:
         flush_interval: float = 0.2,
         head_interval: float = 1.0,
         max_backlog: int = MAX_BACKLOG_BYTES,
+        ledger_frontier: Path | None = None,
     ) -> None:
         self._storage = storage
         self._keys = keys
@@ -87,7 +89,12 @@ class SignedRecorder:
         self._interval = checkpoint_interval
         self._fail_closed = fail_closed
         self._flush_interval = flush_interval
-        self._ledger = Ledger(storage, keys.signer)
+        # Without its leaves: a gateway's memory must not grow with every checkpoint it
+        # signs (the frontier is all appending needs); with ``ledger_frontier`` it also
+        # starts without reading the whole ledger back.
+        self._ledger = Ledger(
+            storage, keys.signer, keep_leaves=False, frontier_file=ledger_frontier
+        )
         # Leaves are written every round that has any; a signed head at most this often (and
         # at the end): each head is one more synchronous write, and a head covers every
         # leaf before it, so signing less often loses nothing but freshness.

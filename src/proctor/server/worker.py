@@ -8,6 +8,7 @@ import gc
 import logging
 import signal
 import socket
+from pathlib import Path
 
 from aiohttp import web
 
@@ -250,6 +251,7 @@ def open_signed_recorder(cfg: ProctorConfig, spec: WorkerSpec) -> SignedRecorder
         checkpoint_interval=rec.checkpoint_interval,
         fail_closed=rec.on_failure == "refuse",
         max_backlog=rec.max_backlog_mb * 1024 * 1024,
+        ledger_frontier=Path(cfg.gateway.state_dir) / "ledger-frontier.json",
     )
 
 
