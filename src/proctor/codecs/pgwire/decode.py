@@ -29,10 +29,6 @@ def _cstring(body: bytes, pos: int) -> tuple[bytes, int]:
 
 # Integer reads by byte: compiled, they are native operations (a ``struct`` call is not);
 # the caller has checked that the bytes are there.
-def _u16(body: bytes, pos: int) -> int:
-    return (body[pos] << 8) | body[pos + 1]
-
-
 def _i16(body: bytes, pos: int) -> int:
     value = (body[pos] << 8) | body[pos + 1]
     return value - 0x10000 if value & 0x8000 else value
