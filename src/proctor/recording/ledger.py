@@ -75,7 +75,6 @@ class Ledger:
         self._frontier_file = frontier_file
         self._data: list[bytes] = []
         self._hashes: list[bytes] = []
-        self._size = 0
         self._range = CompactRange()
         self._pending: list[bytes] = []
         self._head: TreeHead | None = None
@@ -84,7 +83,7 @@ class Ledger:
     @property
     def size(self) -> int:
         """Leaves committed to storage (pending ones excluded)."""
-        return self._size
+        return self._range.size
 
     @property
     def head(self) -> TreeHead | None:
@@ -112,11 +111,11 @@ class Ledger:
         if self._resume():
             self._catch_up()
             # A head another writer signed since: cheaper to look for it than to list.
-            with contextlib.suppress(BlobMissing, FormatError):
-                if self._head is None or self._head.size < self._size:
-                    self._head = TreeHead.decode(self._storage.get(layout.head_key(self._size)))
+            if self._head_stale():
+                with contextlib.suppress(BlobMissing, FormatError):
+                    self._head = TreeHead.decode(self._storage.get(layout.head_key(self.size)))
             return
-        expected = self._size
+        expected = self.size
         for key in self._storage.list(layout.LEAVES):
             first = layout.batch_index(key)
             if first is None or first < expected:
@@ -128,7 +127,7 @@ class Ledger:
                     self._add(data)
             except FormatError as exc:
                 raise LedgerCorrupt(f"{key}: {exc}") from None
-            expected = self._size
+            expected = self.size
         heads = [k for k in self._storage.list(layout.HEADS) if layout.head_size(k) is not None]
         if heads:
             try:
@@ -146,7 +145,7 @@ class Ledger:
             compact = CompactRange.resume(size, [bytes.fromhex(h) for h in saved["frontier"]])
         except FileNotFoundError:
             return False
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError):
             log.warning("ledger_frontier_unreadable", extra={"path": str(self._frontier_file)})
             return False
         if size == 0:
@@ -160,15 +159,14 @@ class Ledger:
             log.warning("ledger_frontier_stale", extra={"path": str(self._frontier_file)})
             return False
         self._range = compact
-        self._size = size
         self._head = head
         return True
 
     def _save_frontier(self) -> None:
         path = self._frontier_file
-        if path is None or self._head is None or self._head.size != self._size:
+        if path is None or self._head is None or self._head.size != self.size:
             return
-        state = {"size": self._size, "frontier": [h.hex() for h in self._range.frontier]}
+        state = {"size": self.size, "frontier": [h.hex() for h in self._range.frontier]}
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -184,7 +182,6 @@ class Ledger:
             self._data.append(data)
             self._hashes.append(h)
         self._range.append(h)
-        self._size += 1
 
     def append(self, leaf: Leaf) -> None:
         """Queue a leaf; ``commit`` writes the queue as one batch and signs a new head."""
@@ -203,7 +200,7 @@ class Ledger:
         """Read the batches other writers added after ours, by their keys: no listing, so a
         collision costs what the other writers wrote, not the ledger's whole history."""
         while True:
-            key = layout.batch_key(self._size)
+            key = layout.batch_key(self.size)
             try:
                 blob = self._storage.get(key)
             except BlobMissing:

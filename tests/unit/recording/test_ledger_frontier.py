@@ -104,7 +104,16 @@ def test_a_restart_catches_up_with_what_another_writer_appended(tmp_path: Path) 
 
 
 @pytest.mark.parametrize(
-    "damage", ["edited root", "size without a head", "garbage", "wrong count", "other storage"]
+    "damage",
+    [
+        "edited root",
+        "size without a head",
+        "garbage",
+        "wrong count",
+        "absurd size",
+        "frontier not a list",
+        "other storage",
+    ],
 )
 def test_a_frontier_that_does_not_match_storage_costs_a_full_read(
     tmp_path: Path, damage: str
@@ -122,6 +131,10 @@ def test_a_frontier_that_does_not_match_storage_costs_a_full_read(
         saved["frontier"] = [CompactRange().root().hex()] * 3
     elif damage == "wrong count":
         saved["frontier"] = saved["frontier"][:-1]
+    elif damage == "absurd size":
+        saved["size"] = float("inf")  # written as Infinity, read back as a float
+    elif damage == "frontier not a list":
+        saved["frontier"] = None
     if damage == "garbage":
         frontier.write_text("{not json")
     else:
