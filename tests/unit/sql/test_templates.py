@@ -149,3 +149,179 @@ def test_a_template_copy_keeps_every_field() -> None:
             f.name, getattr(template, f.name)
         )
         assert getattr(copy, f.name) == expected, f.name
+
+
+# -- skeletons: texts whose constants differ skip the normalizer ------------------------------
+
+
+def _counting_normalize(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    import pglast.parser
+
+    calls: list[str] = []
+    real = pglast.parser.normalize
+
+    def normalize(text: str) -> str:
+        calls.append(text)
+        return real(text)
+
+    monkeypatch.setattr(pglast.parser, "normalize", normalize)
+    return calls
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_skeleton_skips_the_normalizer_and_keeps_the_analysis(
+    shape: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _counting_normalize(monkeypatch)
+    analyzer = TemplateAnalyzer()
+    rng = random.Random(5)
+    for _ in range(20):
+        text = shape.format(n=rng.randint(0, 10**6))
+        assert analyzer.analyze(text) == analyze_postgres(text)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "fetch {n} from c",  # the normalizer keeps this constant
+        "select * from t where a = -{n}",  # it folds the minus into the constant
+        "select 'x'\n'{n}' from t",  # it merges the two strings
+        "select a from t where b = {n} -- note",  # a comment: the lexer gives up
+        "select a from t where b = E'{n}'",  # an escape string: likewise
+    ],
+)
+def test_texts_the_skeleton_cannot_stand_for_are_normalized_each_time(
+    shape: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _counting_normalize(monkeypatch)
+    analyzer = TemplateAnalyzer()
+    for n in range(1, 6):
+        text = shape.format(n=n)
+        assert analyzer.analyze(text) == analyze_postgres(text)
+    assert len(calls) == 5
+
+
+def test_unshareable_skeletons_still_get_their_own_analysis() -> None:
+    analyzer = TemplateAnalyzer()
+    for text in (
+        "select set_config('work_mem', '1MB', false)",
+        "select set_config('role', 'postgres', false)",
+        "delete from t where id = 5",
+        "delete from t where 1 = 1",
+    ):
+        assert analyzer.analyze(text) == analyze_postgres(text)
+    assert analyzer.template_hits == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "skeleton"),
+    [
+        ("SELECT a FROM t WHERE b = 12345;", b"SELECT a FROM t WHERE b = \0;"),
+        ("select 1.5, 'it''s', t1.c2", b"select \0, \0, t1.c2"),
+        (
+            'select "Odd""Name" from "T" where x = \'é\'',
+            b'select "Odd""Name" from "T" where x = \0',
+        ),
+        ("select a::int from t limit 5 offset 3", b"select a::int from t limit \0 offset \0"),
+        ("select a$1 from t", b"select a$1 from t"),
+    ],
+)
+def test_literal_skeleton_cuts_exactly_the_literals(text: str, skeleton: bytes) -> None:
+    from proctor.sql.templates import literal_skeleton
+
+    assert literal_skeleton(text) == skeleton
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "select 1 -- comment",
+        "select /* c */ 1",
+        "select $1",
+        "select $$x$$",
+        "select E'\\n'",
+        "select U&'d\\0061t'",
+        "select x'1f', b'01', n'z'",
+        "select 1e5",
+        "select .5",
+        "select 5.",
+        "select 0x1f",
+        "select 1_000",
+        "select 12abc",
+        "select 1234567890",  # ten digits may overflow int4: another token
+        "select 'unterminated",
+        'select "unterminated',
+        "select é from t",
+        "select '\0'",
+        "select 1 \\g",
+        "select {1}",
+    ],
+)
+def test_literal_skeleton_gives_up_outside_its_subset(text: str) -> None:
+    from proctor.sql.templates import literal_skeleton
+
+    assert literal_skeleton(text) is None
+
+
+_LITERAL_VALUES = {
+    "integer": lambda rng: str(rng.randint(0, 999_999_999)),
+    "decimal": lambda rng: f"{rng.randint(0, 10**12)}.{rng.randint(0, 10**6)}",
+    "string": lambda rng: (
+        "'"
+        + "".join(
+            rng.choice(["a", "''", "\\", " ", "é", "--", "/*", "$$", '"', ";"]) for _ in range(6)
+        )
+        + "'"
+    ),
+}
+
+
+def _variant(text: str, rng: random.Random) -> str:
+    """``text`` with each literal the skeleton cuts replaced by another of its kind."""
+    import re
+
+    literal = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b")
+
+    def other(m: re.Match[str]) -> str:
+        found = m.group(0)
+        kind = "string" if found.startswith("'") else "decimal" if "." in found else "integer"
+        return str(_LITERAL_VALUES[kind](rng))
+
+    return literal.sub(other, text)
+
+
+def test_equal_skeletons_normalize_alike_over_the_corpus() -> None:
+    """The soundness argument, checked: for each corpus statement the skeleton can stand for,
+    texts with other literal values have the same skeleton and the same normalized form (and
+    so share its template), and a template's analysis is theirs."""
+    import pglast.parser
+
+    from proctor.sql.templates import _replaces_each, literal_skeleton, shareable
+    from tests.unit.sql.corpus import load_all
+
+    rng = random.Random(11)
+    stood_for = 0
+    texts = [case.sql for case in load_all()] + [shape.format(n=7) for shape in SHAPES]
+    for text in texts:
+        skeleton = literal_skeleton(text)
+        if skeleton is None:
+            continue
+        try:
+            normalized = pglast.parser.normalize(text)
+        except Exception:
+            continue
+        if not _replaces_each(normalized, skeleton):
+            continue
+        stood_for += 1
+        template = analyze_postgres(text)
+        for _ in range(5):
+            variant = _variant(text, rng)
+            assert literal_skeleton(variant) == skeleton, variant
+            assert pglast.parser.normalize(variant) == normalized, variant
+            if shareable(template, text):
+                analysis = analyze_postgres(variant)
+                assert analysis.relations == template.relations, variant
+                assert analysis.effects == template.effects, variant
+                assert analysis.functions == template.functions, variant
+    assert stood_for >= 40
