@@ -44,6 +44,24 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _statement_row(
+    record: StatementRecord,
+) -> tuple[str, int, datetime, str, str, str, str | None, str | None]:
+    """A statement's column values as the Core table would write them (``statement_values``),
+    in column order, the timestamp in UTC."""
+    v = statement_values(record)
+    return (
+        v["session_id"],
+        v["seq"],
+        v["at"].astimezone(UTC),
+        v["text"],
+        v["kind"],
+        v["verdict"],
+        v["error"],
+        v["rule"],
+    )
+
+
 def _aware(value: datetime, name: str) -> datetime:
     # Checked here, at the API, for a plain ValueError; the column type refuses them too.
     if value.tzinfo is None or value.utcoffset() is None:
@@ -214,30 +232,43 @@ class SqlStore:
         The rows hold the same values the Core table would write (``statement_values``), with
         the timestamp in the form ``UtcDateTime`` stores on each backend.
         """
-        sqlite = self.dialect == "sqlite"
-        mark = "?" if sqlite else "%s"
-        sql = (
-            "INSERT INTO statements (session_id, seq, at, text, kind, verdict, error, rule) "
-            f"VALUES ({', '.join([mark] * 8)})"
-        )
-        rows = []
-        for record in records:
-            v = statement_values(record)
-            at = v["at"].astimezone(UTC)
-            rows.append(
-                (
-                    v["session_id"],
-                    v["seq"],
-                    # "+00:00" cut off: SQLite keeps naive UTC text, as UtcDateTime writes it.
-                    at.isoformat(sep=" ", timespec="microseconds")[:-6] if sqlite else at,
-                    v["text"],
-                    v["kind"],
-                    v["verdict"],
-                    v["error"],
-                    v["rule"],
-                )
+        if self.dialect != "sqlite":
+            conn.exec_driver_sql(
+                "INSERT INTO statements (session_id, seq, at, text, kind, verdict, error, rule) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                [_statement_row(record) for record in records],
             )
-        conn.exec_driver_sql(sql, rows)
+            return
+        # Python's sqlite3 binds a None through its adapter protocol, which looks up (and
+        # fails to find) two conform/adapt hooks, formatting an AttributeError each time:
+        # with error and rule usually None, that was most of the binding cost. So rows are
+        # grouped by which of the two are None, and those are written as NULL literals.
+        groups: dict[tuple[bool, bool], list[tuple[object, ...]]] = {}
+        for record in records:
+            session_id, seq, at, text, kind, verdict, error, rule = _statement_row(record)
+            # "+00:00" cut off: SQLite keeps naive UTC text, as UtcDateTime writes it.
+            row: tuple[object, ...] = (
+                session_id,
+                seq,
+                at.isoformat(sep=" ", timespec="microseconds")[:-6],
+                text,
+                kind,
+                verdict,
+            )
+            if error is not None:
+                row += (error,)
+            if rule is not None:
+                row += (rule,)
+            groups.setdefault((error is None, rule is None), []).append(row)
+        for (no_error, no_rule), rows in groups.items():
+            values = ", ".join(
+                ["?"] * 6 + ["NULL" if no_error else "?", "NULL" if no_rule else "?"]
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO statements (session_id, seq, at, text, kind, verdict, error, rule) "
+                f"VALUES ({values})",
+                rows,
+            )
 
     def session_ended(self, end: SessionEnd) -> None:
         """Record how a session ended. The first end wins; a repeated end changes nothing."""

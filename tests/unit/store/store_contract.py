@@ -314,6 +314,24 @@ class StoreContract:
         assert got[3] == stmt(4, kind="parse", text="SELECT $1")
         assert store.get_statements("ses_2") == [stmt(1, session_id="ses_2")]
 
+    def test_a_batch_mixing_errors_and_rules_keeps_each_row(self, store: SqlStore) -> None:
+        """Rows with and without an error or a rule in one batch (SQLite writes them in
+        groups, by which are NULL): each comes back as written, and a batch with a repeated
+        seq in any group records none of its rows."""
+        store.session_started(start())
+        batch = [
+            stmt(1),
+            stmt(2, verdict="deny", error="no", rule="no-drop"),
+            stmt(3, rule="reads"),
+            stmt(4, verdict="deny", error="refused"),
+            stmt(5),
+        ]
+        store.statements_recorded(batch)
+        assert store.get_statements("ses_1") == batch
+        with pytest.raises(StoreError):
+            store.statements_recorded([stmt(6), stmt(7, rule="r"), stmt(2, error="again")])
+        assert store.get_statements("ses_1") == batch
+
     def test_statement_text_is_stored_verbatim(self, store: SqlStore) -> None:
         store.session_started(start())
         text = "SELECT 'naïve ☃', E'\\x00', $$ ; -- $$\n\tFROM t WHERE x = '%s'" + "x" * 100_000
