@@ -24,7 +24,8 @@ values and normalize alike — *provided* the normalizer replaced every one of t
 (it leaves some, e.g. ``FETCH 5``; it merges ``'a'`` newline ``'b'``; it folds a minus into
 ``-5``). That is checked on the text that first fills a skeleton entry (`_replaces_each`);
 only then does the skeleton map to that text's template, and later texts with the skeleton
-skip the normalizer.
+skip the normalizer. A text the lexer gives up on stands for itself, when it normalizes to
+itself.
 """
 
 from __future__ import annotations
@@ -84,7 +85,15 @@ class TemplateAnalyzer:
             return inner.analyze(text, prepared, standard_conforming_strings=False)
         if prepared or text in inner:
             return inner.analyze(text, prepared)
-        skeleton = literal_skeleton(text) if len(text) <= MAX_SKELETON_TEXT else None
+        skeleton: bytes | None = None
+        if len(text) <= MAX_SKELETON_TEXT:
+            # A text the lexer gives up on is its own key: it is remembered only if it is its
+            # own normalized form (no constants: ``... WHERE aid = $1`` of the extended
+            # protocol, when another text already made its template and so the full
+            # analyzer's cache never saw it).
+            skeleton = literal_skeleton(text)
+            if skeleton is None and "\x00" not in text:
+                skeleton = text.encode("utf-8")
         if skeleton is not None:
             with self._lock:
                 template = self._skeletons.get(skeleton)

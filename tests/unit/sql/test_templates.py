@@ -181,6 +181,26 @@ def test_a_skeleton_skips_the_normalizer_and_keeps_the_analysis(
     assert len(calls) == 1
 
 
+def test_a_parameter_text_of_a_known_template_is_normalized_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pgbench's simple then extended protocol: ``... = 5`` makes the template that
+    ``... = $1`` then hits, so the full analyzer's cache never sees ``... = $1``; the text
+    itself becomes the key, as it normalizes to itself."""
+    calls = _counting_normalize(monkeypatch)
+    analyzer = TemplateAnalyzer()
+    analyzer.analyze("SELECT abalance FROM pgbench_accounts WHERE aid = 5;")
+    parameter = "SELECT abalance FROM pgbench_accounts WHERE aid = $1;"
+    for _ in range(5):
+        assert analyzer.analyze(parameter) == analyze_postgres(parameter)
+    assert len(calls) == 2
+    assert parameter.encode() in analyzer._skeletons
+    # A text that does not normalize to itself is not its own key.
+    other = "SELECT abalance FROM pgbench_accounts WHERE aid = $1 + 1 -- x"
+    analyzer.analyze(other)
+    assert other.encode() not in analyzer._skeletons
+
+
 @pytest.mark.parametrize(
     "shape",
     [
