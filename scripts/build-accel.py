@@ -13,6 +13,10 @@ digest matches (``proctor.hotpath.guard``): editing a source without rebuilding 
 interpreted instead of running the old build. When the stamp already matches, nothing is
 done. Needs a C compiler and the Python headers (Debian: gcc, python3-dev); mypyc itself
 comes with mypy, already in the lock file.
+
+The same run builds the hand-written C extensions (``proctor.hotpath.NATIVE``: glue to a C
+library) whose library headers are installed, recorded in ``src/proctor/native.json``; each is
+optional at run time. ``--require`` also fails when one cannot be built.
 """
 
 from __future__ import annotations
@@ -63,6 +67,79 @@ def clean() -> None:
     HOTPATH.STAMP.unlink(missing_ok=True)  # first: a half-removed group is never "current"
     for path in _installed():
         path.unlink()
+
+
+# What each C extension links, and where its headers come from.
+NATIVE_NEEDS: dict[str, tuple[str, list[str], str]] = {
+    "proctor/masking/_hsnative.c": ("hs/hs.h", ["-lhs"], "libhyperscan-dev"),
+}
+
+
+def clean_native() -> None:
+    HOTPATH.NATIVE_STAMP.unlink(missing_ok=True)
+    for source in HOTPATH.NATIVE:
+        (SRC / source).with_suffix(HOTPATH.extension_suffix()).unlink(missing_ok=True)
+
+
+def _header_dir(header: str) -> Path | None:
+    for base in ("/usr/include", "/usr/local/include"):
+        if (Path(base) / header).exists():
+            return Path(base)
+    return None
+
+
+def build_native(force: bool) -> list[str]:
+    """Build each C extension that is not current; what could not be built, and why."""
+    if not force and all(HOTPATH.native_current(s, SRC, environ={}) for s in HOTPATH.NATIVE):
+        return []
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    include = sysconfig.get_paths()["include"]
+    suffix = HOTPATH.extension_suffix()
+    out_dir = BUILD / "native"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    built: list[str] = []
+    problems: list[str] = []
+    clean_native()
+    for source in HOTPATH.NATIVE:
+        header, libs, package = NATIVE_NEEDS[source]
+        if shutil.which(compiler) is None or not (Path(include) / "Python.h").exists():
+            problems.append(f"{source}: no C compiler or Python headers")
+            continue
+        if _header_dir(header) is None:
+            problems.append(f"{source}: {header} not found (Debian: apt-get install {package})")
+            continue
+        target = out_dir / Path(source).with_suffix(suffix).name
+        proc = subprocess.run(
+            [
+                compiler,
+                "-shared",
+                "-fPIC",
+                "-O2",
+                "-Wall",
+                "-I",
+                include,
+                str(SRC / source),
+                "-o",
+                str(target),
+                *libs,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-10:])
+            problems.append(f"{source}: compile failed:\n{tail}")
+            continue
+        shutil.copy2(target, (SRC / source).with_suffix(suffix))
+        built.append(source)
+    if built:
+        stamp = HOTPATH.native_stamp_for(SRC, built)
+        tmp = HOTPATH.NATIVE_STAMP.with_suffix(".tmp")
+        tmp.write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n")
+        tmp.replace(HOTPATH.NATIVE_STAMP)
+        print(f"built C extensions: {', '.join(built)}")
+    return problems
 
 
 def _why_not() -> str | None:
@@ -130,8 +207,19 @@ def main() -> int:
     args = parser.parse_args()
     if args.clean:
         clean()
+        clean_native()
         return 0
-    if not args.force and HOTPATH.decide(SRC, HOTPATH.STAMP, {}).compiled:
+    status = _build_group(args.force, args.require)
+    problems = build_native(args.force)
+    for problem in problems:
+        print(f"warning: C extension not built ({problem}); Proctor does without", file=sys.stderr)
+    if problems and args.require:
+        status = 1
+    return status
+
+
+def _build_group(force: bool, require: bool) -> int:
+    if not force and HOTPATH.decide(SRC, HOTPATH.STAMP, {}).compiled:
         return 0  # the build matches every source: nothing to do
     reason = _why_not()
     if reason is None:
@@ -146,7 +234,7 @@ def main() -> int:
         f"warning: hot-path modules not compiled ({reason}); Proctor runs them interpreted",
         file=sys.stderr,
     )
-    return 1 if args.require else 0
+    return 1 if require else 0
 
 
 if __name__ == "__main__":

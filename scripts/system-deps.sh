@@ -15,6 +15,9 @@ want postgresql postgresql-contrib
 compiler=(gcc libc6-dev)
 python_include=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null || true)
 [ -n "$python_include" ] && [ -f "$python_include/Python.h" ] || compiler+=(python3-dev)
+# libhs's headers (Debian: libhyperscan-dev; Vectorscan's package provides them too): the
+# masking scanner's C hit collector (src/proctor/masking/_hsnative.c), optional like the above.
+have_pkg libhyperscan-dev || have_pkg libvectorscan-dev || compiler+=(libhyperscan-dev)
 if [ "$what" = test ] || [ "$(id -u)" = 0 ]; then
   want "${compiler[@]}"
 else

@@ -62,6 +62,44 @@ MODULES: tuple[str, ...] = (
 )
 
 
+# Hand-written C extensions (glue to C libraries), built beside their sources by the same
+# script when the library's headers are installed. Each is optional: its user falls back to
+# Python without it. ``native.json`` records the digest of each built source, so an edited
+# source is never run as its old build.
+NATIVE: tuple[str, ...] = ("proctor/masking/_hsnative.c",)
+NATIVE_STAMP = PACKAGE_DIR / "native.json"
+
+
+def native_stamp_for(src: Path, built: Sequence[str]) -> dict[str, object]:
+    return {"suffix": extension_suffix(), "sources": {s: digest(src / s) for s in built}}
+
+
+def native_current(
+    path: str,
+    src: Path | None = None,
+    stamp_path: Path | None = None,
+    environ: dict[str, str] | None = None,
+) -> bool:
+    """Whether the extension built from ``path`` (e.g. ``proctor/masking/_hsnative.c``)
+    may be loaded: built for this Python from this very source, and Python-only mode
+    (``PROCTOR_PURE_PYTHON``) is not on."""
+    env = os.environ if environ is None else environ
+    if env.get("PROCTOR_PURE_PYTHON", "") not in ("", "0"):
+        return False
+    src = PACKAGE_DIR.parent if src is None else src
+    try:
+        recorded = json.loads((NATIVE_STAMP if stamp_path is None else stamp_path).read_text())
+        built = recorded["sources"][path]
+        if recorded["suffix"] != extension_suffix():
+            return False
+        source = src / path
+        if not source.with_suffix(extension_suffix()).exists():
+            return False
+        return bool(built == digest(source))
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def module_name(path: str) -> str:
     return path.removesuffix(".py").replace("/", ".")
 

@@ -209,3 +209,48 @@ def test_decoded_messages_compare_hash_and_show_by_their_fields() -> None:
     if REQUIRED:  # compiled, Final fields are read-only at run time too
         with pytest.raises(AttributeError):
             decode.Parse("s", "q", ()).query = "drop table x"  # type: ignore[misc]
+
+
+# -- the hand-written C extensions (hotpath.NATIVE) -------------------------------------------
+
+
+def _fake_native(root: Path) -> tuple[str, Path]:
+    source = hotpath.NATIVE[0]
+    path = root / source
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("/* glue */\n")
+    path.with_suffix(SUFFIX).write_bytes(b"not really built")
+    stamp = root / "native.json"
+    stamp.write_text(json.dumps(hotpath.native_stamp_for(root, [source])))
+    return source, stamp
+
+
+def test_a_c_extension_is_loaded_only_while_it_matches_its_source(tmp_path: Path) -> None:
+    source, stamp = _fake_native(tmp_path)
+    assert hotpath.native_current(source, tmp_path, stamp, {})
+    assert not hotpath.native_current(source, tmp_path, stamp, {"PROCTOR_PURE_PYTHON": "1"})
+    (tmp_path / source).write_text("/* glue, edited */\n")
+    assert not hotpath.native_current(source, tmp_path, stamp, {})
+
+
+@pytest.mark.parametrize("damage", ["no stamp", "garbage", "other python", "no extension"])
+def test_a_c_extension_short_of_a_current_build_is_not_loaded(tmp_path: Path, damage: str) -> None:
+    source, stamp = _fake_native(tmp_path)
+    if damage == "no stamp":
+        stamp.unlink()
+    elif damage == "garbage":
+        stamp.write_text("{not json")
+    elif damage == "other python":
+        stamp.write_text(json.dumps({**json.loads(stamp.read_text()), "suffix": ".cpython-39.so"}))
+    else:
+        (tmp_path / source).with_suffix(SUFFIX).unlink()
+    assert not hotpath.native_current(source, tmp_path, stamp, {})
+
+
+def test_the_c_extensions_are_loaded_where_the_build_is_required() -> None:
+    if not REQUIRED or os.environ.get("PROCTOR_PURE_PYTHON", "") not in ("", "0"):
+        pytest.skip("PROCTOR_REQUIRE_ACCEL not set (make test sets it)")
+    from proctor.masking import scanner
+
+    assert all(hotpath.native_current(s) for s in hotpath.NATIVE)
+    assert scanner.NATIVE is not None

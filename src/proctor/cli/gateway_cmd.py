@@ -61,12 +61,19 @@ def log_acceleration() -> None:
     import logging
 
     import proctor
+    from proctor import hotpath
 
     logger = logging.getLogger("proctor.gateway")
+    # The C extensions are optional glue (e.g. the masking scanner's hit collector).
+    native = [s for s in hotpath.NATIVE if hotpath.native_current(s)]
     if proctor.HOT_PATH.compiled:
-        logger.info("hot_path_compiled", extra={"reason": proctor.HOT_PATH.reason})
+        logger.info(
+            "hot_path_compiled", extra={"reason": proctor.HOT_PATH.reason, "native": native}
+        )
     else:
-        logger.warning("hot_path_interpreted", extra={"reason": proctor.HOT_PATH.reason})
+        logger.warning(
+            "hot_path_interpreted", extra={"reason": proctor.HOT_PATH.reason, "native": native}
+        )
 
 
 @click.command("gateway")
