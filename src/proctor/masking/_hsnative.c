@@ -285,11 +285,10 @@ PyMODINIT_FUNC PyInit__hsnative(void) {
     if (m == NULL) {
         return NULL;
     }
-    Py_INCREF(&DatabaseType);
-    if (PyModule_AddObject(m, "Database", (PyObject *)&DatabaseType) < 0 ||
+    /* PyModule_AddObjectRef leaves the caller's reference alone, success or not. */
+    if (PyModule_AddObjectRef(m, "Database", (PyObject *)&DatabaseType) < 0 ||
         PyModule_AddIntConstant(m, "CASELESS", HS_FLAG_CASELESS) < 0 ||
         PyModule_AddStringConstant(m, "HS_VERSION", hs_version()) < 0) {
-        Py_DECREF(&DatabaseType);
         Py_DECREF(m);
         return NULL;
     }
