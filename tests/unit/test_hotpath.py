@@ -250,7 +250,7 @@ def test_a_c_extension_short_of_a_current_build_is_not_loaded(tmp_path: Path, da
 def test_the_c_extensions_are_loaded_where_the_build_is_required() -> None:
     if not REQUIRED or os.environ.get("PROCTOR_PURE_PYTHON", "") not in ("", "0"):
         pytest.skip("PROCTOR_REQUIRE_ACCEL not set (make test sets it)")
-    from proctor.masking import scanner
+    from proctor.masking import native_hits
 
     assert all(hotpath.native_current(s) for s in hotpath.NATIVE)
-    assert scanner.NATIVE is not None
+    assert native_hits.NATIVE is not None

@@ -16,7 +16,6 @@
 #include <Python.h>
 #include <pythread.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <hs/hs.h>
 

@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, Final, NamedTuple
 
+from proctor.masking import native_hits
 from proctor.masking.detectors import LOOKAHEAD, Detector
 
 _hs: Any
@@ -36,22 +37,6 @@ except ImportError:  # pragma: no cover - exercised by the re-backend tests inst
 
 HAVE_HYPERSCAN = _hs is not None
 
-
-def _load_native() -> Any:
-    """``proctor.masking._hsnative`` (the C hit collector), when built for this source."""
-    from proctor import hotpath
-
-    if _hs is None or not hotpath.native_current("proctor/masking/_hsnative.c"):
-        return None
-    try:
-        return importlib.import_module("proctor.masking._hsnative")
-    except ImportError:  # pragma: no cover - e.g. libhs removed after the build
-        return None
-
-
-# The C hit collector: the same scan by the system's libhs, every match gathered in C (the
-# package calls Python, and takes the GIL back, for each one). None when not built.
-NATIVE: Any = _load_native()
 
 Active = Sequence[bool]
 # Trigger hits in one text: end offsets (ascending) by detector index.
@@ -98,28 +83,6 @@ def _compile_db(triggers: Sequence[tuple[int, str, bool]]) -> Any:
 
 
 _DB_CACHE: dict[tuple[tuple[int, str, bool], ...], Any] = {}
-_NATIVE_CACHE: dict[tuple[tuple[int, str, bool], ...], Any] = {}
-
-
-def _native_for(triggers: tuple[tuple[int, str, bool], ...]) -> Any:
-    """The C collector's database for these triggers, shared like `_db_for`'s; None when
-    it is not built or its libhs does not take one of them (then the package alone scans)."""
-    if NATIVE is None or not triggers:
-        return None
-    if triggers in _NATIVE_CACHE:
-        return _NATIVE_CACHE[triggers]
-    if len(_NATIVE_CACHE) > 32:
-        _NATIVE_CACHE.clear()
-    try:
-        db = NATIVE.Database(
-            [t.encode("ascii") for _, t, _ in triggers],
-            [i for i, _, _ in triggers],
-            [NATIVE.CASELESS if c else 0 for _, _, c in triggers],
-        )
-    except (ValueError, UnicodeEncodeError):
-        db = None
-    _NATIVE_CACHE[triggers] = db
-    return db
 
 
 def _db_for(triggers: tuple[tuple[int, str, bool], ...]) -> Any:
@@ -159,7 +122,7 @@ class Scanner:
         self.gated = frozenset(i for i, _, _ in gated)
         self._ungated = tuple(i for i in range(len(self.detectors)) if i not in self.gated)
         self._db: Any = _db_for(gated) if self.backend == "hyperscan" and gated else None
-        self._native: Any = _native_for(gated) if self._db is not None else None
+        self._native: Any = native_hits.database_for(gated) if self._db is not None else None
         self._gated_triggers = gated
         self._gated_ids = tuple(sorted(self.gated))
         self._ungated_cache: dict[int, tuple[Active, tuple[int, ...]]] = {}
@@ -591,7 +554,7 @@ def resolve(cands: list[Candidate]) -> list[Candidate]:
 
 
 # A buffer with more than one trigger hit per this many bytes has the next buffer of its
-# prefilter scanned by the C collector (`NATIVE`), if built: there a Python call per hit (the
+# prefilter scanned by the C collector (`native_hits`), if built: there a Python call per hit (the
 # package's way) costs more than the scan, while on text with few hits the package's engine
 # is the faster one (Debian's libhs 5.4.0 scans 64 KB of unmatched text in ~240 µs, the
 # package's in ~150; they break even at ~220 bytes per hit). Both give the same hits.
@@ -613,10 +576,8 @@ class Prefilter:
         self._db = scanner._db  # same database; hits of inactive detectors are ignored
         self._gated = scanner._gated_ids
         self._every = all(self._active[i] for i in self._gated)
-        self._native = scanner._native
-        # None: never the C collector; 0: always; else the density rule above.
-        self._native_from: int | None = None if self._native is None else NATIVE_FROM
-        self._dense = False  # whether the last buffer was dense in hits
+        self._native = scanner._native  # None: the package scans every buffer
+        self._dense = False  # whether the last buffer was dense in hits (`NATIVE_FROM`)
         self._native_active = bytes(self._active)
         triggers = [
             (t if not c else f"(?i:{t})")
@@ -652,15 +613,16 @@ class Prefilter:
             return []
         if not self.exact or self._db is None:
             return None
-        native_from = self._native_from
-        if native_from is not None and (native_from == 0 or self._dense):
-            out: list[tuple[int, int]] = self._native.hits(
+        native = self._native
+        if native is None:
+            return self._package_hits(buf)
+        if self._dense:
+            out: list[tuple[int, int]] = native.hits(
                 buf, None if self._every else self._native_active
             )
         else:
             out = self._package_hits(buf)
-        if native_from:
-            self._dense = len(out) * native_from > len(buf)
+        self._dense = len(out) * NATIVE_FROM > len(buf)
         return out
 
     def _package_hits(self, buf: bytes | bytearray | memoryview) -> list[tuple[int, int]]:

@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proctor.masking import HAVE_HYPERSCAN, ColumnInfo, ColumnPlan, Masker, Profile, TypeCategory
-from proctor.masking.scanner import NATIVE, NATIVE_FROM, Prefilter, Scanner
+from proctor.masking.native_hits import NATIVE
+from proctor.masking.scanner import Prefilter, Scanner
 
 pytestmark = pytest.mark.skipif(not HAVE_HYPERSCAN, reason="compares with the hyperscan package")
 
@@ -48,14 +49,14 @@ FRAGMENTS = [
 
 
 def binding_hits(prefilter: Prefilter, buf: bytes) -> list[tuple[int, int]]:
-    prefilter._native_from = None  # the hyperscan package's scan, whatever the density
+    prefilter._dense = False  # as after a sparse buffer: the hyperscan package scans
     hits = prefilter.hits(buf)
     assert hits is not None
     return hits
 
 
 def native_hits(prefilter: Prefilter, buf: bytes) -> list[tuple[int, int]]:
-    prefilter._native_from = 0  # the C collector, whatever the density
+    prefilter._dense = True  # as after a dense buffer: the C collector scans
     hits = prefilter.hits(buf)
     assert hits is not None
     return hits
@@ -107,7 +108,6 @@ def test_the_buffer_density_picks_the_collector() -> None:
     dense = _rows([f"paid with card 4111 1111 1111 {n:04d}" for n in range(300)])
     sparse = _rows(["x" * 100 for _ in range(300)])
     expected_dense = binding_hits(prefilter, dense)
-    prefilter._native_from = NATIVE_FROM  # the rule in use
     prefilter._dense = False
     assert prefilter.hits(dense) == expected_dense
     assert prefilter._dense  # decided after that buffer: the next one goes to C

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from proctor.model import Operation
 from proctor.sql import analyze_postgres
@@ -345,3 +347,20 @@ def test_equal_skeletons_normalize_alike_over_the_corpus() -> None:
                 assert analysis.effects == template.effects, variant
                 assert analysis.functions == template.functions, variant
     assert stood_for >= 40
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab1 .'\"$-/*eE&\\\x00é;()=\n")), max_size=60))
+def test_hostile_texts_never_break_the_skeleton_path(text: str) -> None:
+    """Any text: the lexer answers (a skeleton or None) without raising, and the analyzer's
+    answer through the skeleton cache is the full analyzer's."""
+    from proctor.sql.templates import _replaces_each, literal_skeleton
+
+    skeleton = literal_skeleton(text)
+    if skeleton is not None:
+        _replaces_each(text, skeleton)
+    analyzer = TemplateAnalyzer()
+    # A text with other literal values first, so that ``text`` may come through its skeleton.
+    other = text.replace("1", "7").replace("a'", "b'")
+    for t in (other, text):
+        assert analyzer.analyze(t) == analyze_postgres(t)

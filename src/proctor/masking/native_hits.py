@@ -1,0 +1,54 @@
+"""The C hit collector (``_hsnative.c``), when it is built: loading it, and its databases.
+
+The ``hyperscan`` package calls a Python function for every match and takes the GIL back
+around each call; on text dense in trigger matches that costs more than the scan. The
+collector compiles the same triggers with the system's libhs and gathers the matches in C
+(`Prefilter.hits` in ``scanner.py`` decides which of the two scans a buffer). Setup only:
+nothing here runs per row. Without the build (no libhs headers, ``PROCTOR_PURE_PYTHON``, an
+edited ``.c``), `NATIVE` is None and the package scans alone.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from proctor import hotpath
+
+SOURCE = "proctor/masking/_hsnative.c"
+
+
+def _load() -> Any:
+    if not hotpath.native_current(SOURCE):
+        return None
+    try:
+        return importlib.import_module("proctor.masking._hsnative")
+    except ImportError:  # pragma: no cover - e.g. libhs removed after the build
+        return None
+
+
+NATIVE: Any = _load()
+
+_CACHE: dict[tuple[tuple[int, str, bool], ...], Any] = {}
+
+
+def database_for(triggers: tuple[tuple[int, str, bool], ...]) -> Any:
+    """The collector's database for these (detector, trigger, caseless) triggers, shared by
+    scanners with the same ones; None when the collector is not built or its libhs does not
+    take one of them (then the package alone scans)."""
+    if NATIVE is None or not triggers:
+        return None
+    if triggers in _CACHE:
+        return _CACHE[triggers]
+    if len(_CACHE) > 32:
+        _CACHE.clear()
+    try:
+        db = NATIVE.Database(
+            [t.encode("ascii") for _, t, _ in triggers],
+            [i for i, _, _ in triggers],
+            [NATIVE.CASELESS if c else 0 for _, _, c in triggers],
+        )
+    except (ValueError, UnicodeEncodeError):
+        db = None
+    _CACHE[triggers] = db
+    return db
