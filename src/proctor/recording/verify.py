@@ -461,47 +461,34 @@ def verify_ledger(
     """Recompute the tree from the stored leaves; check every signed head against it and
     every ``trusted`` head (ones seen earlier, kept elsewhere) for rollback."""
     report = LedgerReport()
-    data: list[bytes] = []
+    # Each leaf is hashed and decoded as its batch is read, and its bytes dropped: the
+    # report keeps the hashes and the decoded entries, not a third copy of the ledger.
+    hashes: list[bytes] = []
+    entries: dict[str, list[Leaf]] = defaultdict(list)
+    leaf_problems: list[Problem] = []  # reported after the batches' own problems
     for key in storage.list(layout.LEAVES):
         first = layout.batch_index(key)
         if first is None:
             continue
-        if first != len(data):
+        if first != len(hashes):
             report.problems.append(
                 Problem(
                     Reason.LEDGER_GAP,
-                    f"leaf batch {key} starts at {first}, expected {len(data)}",
+                    f"leaf batch {key} starts at {first}, expected {len(hashes)}",
                 )
             )
             break
         try:
-            data.extend(iter_batch(storage.get(key)))
+            for d in iter_batch(storage.get(key)):
+                _add_leaf(d, len(hashes), public_keys, entries, leaf_problems)
+                hashes.append(leaf_hash(d))
         except FormatError as exc:
             report.problems.append(Problem(Reason.TRUNCATED, f"{key}: {exc}"))
             break
-    hashes = [leaf_hash(d) for d in data]
+    report.problems += leaf_problems
     report.leaf_hashes = hashes
     report.size = len(hashes)
     report.root = root_of(hashes)
-    entries: dict[str, list[Leaf]] = defaultdict(list)
-    for i, d in enumerate(data):
-        try:
-            leaf = decode_leaf(d)
-        except FormatError as exc:
-            report.problems.append(Problem(Reason.MALFORMED, f"ledger leaf {i}: {exc}"))
-            continue
-        if isinstance(leaf, Tombstone):
-            if leaf.key_id not in public_keys:
-                report.problems.append(
-                    Problem(Reason.UNKNOWN_KEY, f"tombstone {i} signed by unknown key")
-                )
-                continue
-            if not leaf.signature_valid(public_keys):
-                report.problems.append(
-                    Problem(Reason.BAD_SIGNATURE, f"bad signature on tombstone {i}")
-                )
-                continue
-        entries[leaf.session_id].append(leaf)
     report.entries = dict(entries)
     heads: list[TreeHead] = []
     for key in storage.list(layout.HEADS):
@@ -530,6 +517,30 @@ def verify_ledger(
     else:
         report.unsigned_leaves = report.size
     return report
+
+
+def _add_leaf(
+    data: bytes,
+    i: int,
+    public_keys: PublicKeys,
+    entries: dict[str, list[Leaf]],
+    problems: list[Problem],
+) -> None:
+    """Leaf ``i`` into ``entries`` by session, unless it is malformed or a tombstone whose
+    signature does not verify (then a problem instead)."""
+    try:
+        leaf = decode_leaf(data)
+    except FormatError as exc:
+        problems.append(Problem(Reason.MALFORMED, f"ledger leaf {i}: {exc}"))
+        return
+    if isinstance(leaf, Tombstone):
+        if leaf.key_id not in public_keys:
+            problems.append(Problem(Reason.UNKNOWN_KEY, f"tombstone {i} signed by unknown key"))
+            return
+        if not leaf.signature_valid(public_keys):
+            problems.append(Problem(Reason.BAD_SIGNATURE, f"bad signature on tombstone {i}"))
+            return
+    entries[leaf.session_id].append(leaf)
 
 
 def _prefix_roots(hashes: Sequence[bytes], sizes: set[int]) -> dict[int, bytes]:
