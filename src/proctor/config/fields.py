@@ -77,6 +77,17 @@ def _size(value: object) -> int:
         raise PydanticCustomError("size", str(exc)) from None
 
 
+def duration_between(low: float, high: float, low_text: str, high_text: str) -> AfterValidator:
+    def check(value: float) -> float:
+        if not low <= value <= high:
+            raise PydanticCustomError(
+                "duration_range", f"expected a duration from {low_text} to {high_text}"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
 def size_between(low: int, high: int, low_text: str, high_text: str) -> AfterValidator:
     def check(value: int) -> int:
         if not low <= value <= high:

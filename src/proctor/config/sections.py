@@ -21,6 +21,7 @@ from proctor.config.fields import (
     Text,
     Workers,
     base_dir,
+    duration_between,
     require_file,
     size_between,
 )
@@ -163,6 +164,9 @@ class RecordingsConfig(ConfigModel):
     encrypt: bool = True  # payloads under per-session AES-256-GCM keys wrapped by the KEK
     checkpoint_every: Annotated[int, Field(ge=1, le=1_000_000)] = 1000  # events
     checkpoint_interval: Duration = 5.0  # seconds: the most a crash can lose
+    # The most often a worker signs a ledger tree head while it records (one blob each: a
+    # busy worker at 1s stores ~86,000 a day, and `proctor verify` reads every one).
+    head_interval: Annotated[Duration, duration_between(1.0, 3600.0, "1s", "1h")] = 1.0
     # Result bytes a worker may hold for the recorder before sessions wait for it (MiB).
     max_backlog_mb: Annotated[int, Field(ge=1, le=65_536)] = 64
     # A recording that cannot be written: refuse commands and new sessions (fail closed),

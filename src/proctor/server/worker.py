@@ -249,6 +249,7 @@ def open_signed_recorder(cfg: ProctorConfig, spec: WorkerSpec) -> SignedRecorder
         policy_hash=spec.policy.fingerprint(),
         checkpoint_every=rec.checkpoint_every,
         checkpoint_interval=rec.checkpoint_interval,
+        head_interval=rec.head_interval,
         fail_closed=rec.on_failure == "refuse",
         max_backlog=rec.max_backlog_mb * 1024 * 1024,
         ledger_frontier=Path(cfg.gateway.state_dir) / "ledger-frontier.json",

@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from proctor.recording import layout
 from proctor.recording.events import MaskingEvent, ResultEvent, SessionStarted, StatementEvent
 from proctor.recording.keystore import keks, public_keys
 from proctor.recording.reader import read_session
@@ -114,6 +115,31 @@ def test_a_crash_leaves_a_verifiable_prefix(shop_db: ShopDb, tmp_path: Path) -> 
         if isinstance(e.event, StatementEvent)
     ]
     assert "SELECT 4" in texts  # the prefix up to the last checkpoint is there
+
+
+def test_tree_heads_are_signed_at_most_once_per_head_interval(
+    shop_db: ShopDb, tmp_path: Path
+) -> None:
+    """With ``recordings.head_interval`` an hour, a session whose checkpoints commit leaves
+    round after round leaves one tree head: the one its worker signs when it stops (at the
+    default second, these three seconds would leave several)."""
+    gw = launch_gateway(
+        tmp_path, shop_db, recordings={"checkpoint_interval": "0.5s", "head_interval": "1h"}
+    )
+    try:
+        with psycopg.connect(gw.dsn("alice"), autocommit=True) as conn:
+            for i in range(6):
+                conn.execute(f"SELECT {i}")
+                time.sleep(0.5)
+    finally:
+        assert gw.stop() == 0
+    storage = _storage(tmp_path)
+    assert len(list(storage.list("ledger/leaves/"))) >= 3  # leaves committed in many rounds
+    report = verify_all(storage, public_keys(tmp_path / "recording-keys"))
+    assert report.ok and report.ledger.unsigned_leaves == 0
+    # The empty ledger's head (signed when the worker started), then the one at its stop.
+    sizes = [layout.head_size(k) for k in storage.list(layout.HEADS)]
+    assert sizes == [0, report.ledger.size]
 
 
 def _kill_hard(pid: int) -> None:

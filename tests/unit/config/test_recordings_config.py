@@ -225,3 +225,25 @@ def test_the_recording_backlog_bound(write_config: WriteConfig) -> None:
         text = f"version: 1\nrecordings:\n  max_backlog_mb: {bad}\n"
         problem = problem_at(problems_of(write_config(text)), "recordings.max_backlog_mb")
         assert expected in problem.message
+
+
+def test_head_interval_defaults_to_a_second(write_config: WriteConfig) -> None:
+    assert load_config(write_config("version: 1\n"), environ={}).recordings.head_interval == 1.0
+    text = "version: 1\nrecordings:\n  head_interval: 1m30s\n"
+    assert load_config(write_config(text), environ={}).recordings.head_interval == 90.0
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("500ms", "expected a duration from 1s to 1h"),
+        ("0", "expected a duration from 1s to 1h"),
+        ("2h", "expected a duration from 1s to 1h"),
+        ("often", "expected a duration such as 500ms, 30s, 5m, 8h, 2d, 1h30m"),
+    ],
+)
+def test_head_interval_out_of_range(write_config: WriteConfig, value: str, message: str) -> None:
+    path = write_config(f"version: 1\nrecordings:\n  head_interval: {value}\n")
+    problem = problem_at(problems_of(path), "recordings.head_interval")
+    assert problem.message.startswith(message)
+    assert "found" in problem.message
