@@ -77,26 +77,25 @@ def _size(value: object) -> int:
         raise PydanticCustomError("size", str(exc)) from None
 
 
-def duration_between(low: float, high: float, low_text: str, high_text: str) -> AfterValidator:
+def _between(kind: str, low: float, high: float, low_text: str, high_text: str) -> AfterValidator:
+    """A range check whose error names the range as written in the file (``1KiB``)."""
+
     def check(value: float) -> float:
         if not low <= value <= high:
             raise PydanticCustomError(
-                "duration_range", f"expected a duration from {low_text} to {high_text}"
+                f"{kind}_range", f"expected a {kind} from {low_text} to {high_text}"
             )
         return value
 
     return AfterValidator(check)
+
+
+def duration_between(low: float, high: float, low_text: str, high_text: str) -> AfterValidator:
+    return _between("duration", low, high, low_text, high_text)
 
 
 def size_between(low: int, high: int, low_text: str, high_text: str) -> AfterValidator:
-    def check(value: int) -> int:
-        if not low <= value <= high:
-            raise PydanticCustomError(
-                "size_range", f"expected a size from {low_text} to {high_text}"
-            )
-        return value
-
-    return AfterValidator(check)
+    return _between("size", low, high, low_text, high_text)
 
 
 def _host(value: str) -> str:
