@@ -66,14 +66,11 @@ def log_acceleration() -> None:
     logger = logging.getLogger("proctor.gateway")
     # The C extensions are optional glue (e.g. the masking scanner's hit collector).
     native = [s for s in hotpath.NATIVE if hotpath.native_current(s)]
+    extra = {"reason": proctor.HOT_PATH.reason, "native": native}
     if proctor.HOT_PATH.compiled:
-        logger.info(
-            "hot_path_compiled", extra={"reason": proctor.HOT_PATH.reason, "native": native}
-        )
+        logger.info("hot_path_compiled", extra=extra)
     else:
-        logger.warning(
-            "hot_path_interpreted", extra={"reason": proctor.HOT_PATH.reason, "native": native}
-        )
+        logger.warning("hot_path_interpreted", extra=extra)
 
 
 @click.command("gateway")

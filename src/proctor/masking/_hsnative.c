@@ -15,6 +15,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pythread.h>
+#include <limits.h>
 #include <stdlib.h>
 
 #include <hs/hs.h>
@@ -126,6 +127,10 @@ static int Database_init(Database *self, PyObject *args, PyObject *kwds) {
         unsigned long id = PyLong_AsUnsignedLong(PySequence_Fast_GET_ITEM(ids, i));
         unsigned long flag = PyLong_AsUnsignedLong(PySequence_Fast_GET_ITEM(flags, i));
         if (PyErr_Occurred()) {
+            goto done;
+        }
+        if (id > UINT_MAX || flag > UINT_MAX) { /* libhs takes 32 bits: never truncate */
+            PyErr_SetString(PyExc_OverflowError, "ids and flags must fit in 32 bits");
             goto done;
         }
         pattern_ids[i] = (unsigned int)id;

@@ -152,6 +152,10 @@ def test_bad_arguments_are_clear_errors() -> None:
         NATIVE.Database([], [], [])
     with pytest.raises(TypeError):
         NATIVE.Database(["text, not bytes"], [0], [0])
+    with pytest.raises(OverflowError, match="32 bits"):
+        NATIVE.Database([b"a"], [2**32], [0])  # not silently detector 0
+    with pytest.raises(OverflowError):
+        NATIVE.Database([b"a"], [-1], [0])
     db = NATIVE.Database([b"ab", b"b"], [7, 3], [NATIVE.CASELESS, 0])
     assert db.hits(b"xAB ab") == [(3, 7), (6, 3), (6, 7)]  # "b" is not caseless
     assert db.hits(memoryview(b"..ab")[2:]) == [(2, 3), (2, 7)]

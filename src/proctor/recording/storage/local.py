@@ -37,6 +37,10 @@ def check_key(key: str) -> list[str]:
     return parts
 
 
+# Where the platform has it (Linux does); without it blobs are written all the same.
+_FADV_DONTNEED: int | None = getattr(os, "POSIX_FADV_DONTNEED", None)
+
+
 def _drop_cached(fd: int) -> None:
     """Let the kernel drop the blob's pages from its cache once they are on disk.
 
@@ -50,9 +54,6 @@ def _drop_cached(fd: int) -> None:
         return
     with contextlib.suppress(OSError):
         os.posix_fadvise(fd, 0, 0, _FADV_DONTNEED)
-
-
-_FADV_DONTNEED: int | None = getattr(os, "POSIX_FADV_DONTNEED", None)
 
 
 class LocalBlobStorage:
