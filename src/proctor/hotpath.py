@@ -21,6 +21,7 @@ stale one would still run the stale one's code.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -62,11 +63,11 @@ MODULES: tuple[str, ...] = (
 )
 
 
-# Hand-written C extensions (glue to C libraries), built beside their sources by the same
-# script when the library's headers are installed. Each is optional: its user falls back to
-# Python without it. ``native.json`` records the digest of each built source, so an edited
-# source is never run as its old build.
-NATIVE: tuple[str, ...] = ("proctor/masking/_hsnative.c",)
+# Hand-written C extensions, built beside their sources by the same script when what they
+# need is installed (a C library's headers; Python's own for a plain kernel). Each is
+# optional: its user falls back to Python without it. ``native.json`` records the digest
+# of each built source, so an edited source is never run as its old build.
+NATIVE: tuple[str, ...] = ("proctor/masking/_hsnative.c", "proctor/masking/_cardmask.c")
 NATIVE_STAMP = PACKAGE_DIR / "native.json"
 
 
@@ -98,6 +99,16 @@ def native_current(
         return bool(built == digest(source))
     except (OSError, ValueError, KeyError, TypeError):
         return False
+
+
+def load_native(path: str) -> ModuleType | None:
+    """The extension built from ``path`` when `native_current` allows it, else None."""
+    if not native_current(path):
+        return None
+    try:
+        return importlib.import_module(module_name(path.removesuffix(".c")))
+    except ImportError:  # e.g. the C library it links removed after the build
+        return None
 
 
 def module_name(path: str) -> str:

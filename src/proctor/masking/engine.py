@@ -35,6 +35,7 @@ from typing import Any, Protocol
 
 from proctor.masking import jsonwalk
 from proctor.masking import validators as v
+from proctor.masking.cardmask import CardKernel, kernel_for
 from proctor.masking.entities import Entity, TypeCategory
 from proctor.masking.errors import MaskingError, detached
 from proctor.masking.hints import NEUTRAL, Context, context_of
@@ -141,6 +142,9 @@ class Masker:
         )
         self._strategies = {d.entity: p.strategy(d.entity) for d in self.scanner.detectors}
         self._card_enabled = any(d.entity == Entity.CARD for d in self.scanner.detectors)
+        self.card_kernel: CardKernel | None = kernel_for(
+            self.scanner.detectors, self.strategy(Entity.CARD), self.replacer.label(Entity.CARD)
+        )
         self._text_replacers: dict[str, _TextReplacer] = {}
         self._active_for = functools.lru_cache(maxsize=256)(self._compute_active)
         self._context_for = functools.lru_cache(maxsize=1024)(self._compute_context)
@@ -367,11 +371,23 @@ class ColumnPlan:
         hit_handlers: list[HitHandler | None] = []
         modes: list[str] = []
         prefilter_active = [False] * len(masker.scanner.detectors)
+        kernel = masker.card_kernel
+        card_cells = [False] * len(self.columns)
         for i, col in enumerate(self.columns):
             mode, handler, active, hit_handler = self._decide(i, col)
             handlers.append(handler)
             hit_handlers.append(hit_handler if mode == "scan" else None)
             modes.append(mode)
+            if (
+                kernel is not None
+                and mode == "scan"
+                and col.type is TypeCategory.TEXT
+                and hit_handler is not None
+                and active is not None
+                and active[kernel.detector]
+                and not masker.scanner.ungated_in(active)
+            ):
+                card_cells[i] = True
             if mode == "scan" and active is not None:
                 for k, a in enumerate(active):
                     if a:
@@ -386,6 +402,12 @@ class ColumnPlan:
         self.active = bool(self.scan_columns or self.always_columns)
         self.every_row = bool(self.always_columns)
         self._prefilter = Prefilter(masker.scanner, prefilter_active)
+        # Columns where a cell hit by the card trigger may be masked by the card
+        # kernel (`mask_card_cell`) with the same result as `mask_cell_hits`: text cells
+        # scanned by `scan_cell` (whole-value and unknown-type columns are not), where no
+        # detector runs without a trigger. None when there is no such column.
+        self.card_cells: tuple[bool, ...] | None = tuple(card_cells) if any(card_cells) else None
+        self.card_kernel = kernel
         self._fallback = [_redacted_for(c.type) for c in self.columns]
 
     # -- decisions ------------------------------------------------------------------------------
@@ -539,6 +561,30 @@ class ColumnPlan:
             return handler(value, hits)
         except Exception as exc:
             return self._failed(index, exc)
+
+    def mask_card_cell(
+        self, index: int, data: bytes, off: int, length: int, hits: Hits
+    ) -> tuple[int, bytes] | None:
+        """`mask_cell_hits` for a cell of a ``card_cells`` column hit by the card trigger, as
+        bytes (``data[off:off + length]``, ASCII-transparent encoding): (how many cards were
+        masked, the cell's new bytes), counted as `render` counts them; None when the kernel
+        leaves the cell to `mask_cell_hits` (not ASCII, or another detector's hit counts)."""
+        kernel = self.card_kernel
+        assert kernel is not None
+        done: tuple[int, bytes] | None = kernel.mask_cell(
+            data, off, length, kernel.keep, kernel.label, hits, kernel.detector, kernel.coverable
+        )
+        if done is not None and done[0]:
+            counts = self.stats._counts
+            key = (self._where[index], "card")
+            counts[key] = counts.get(key, 0) + done[0]
+        return done
+
+    def count_cards(self, counts: Sequence[int]) -> None:
+        """Cards the kernel masked, by column (`render`'s count for them)."""
+        for index, n in enumerate(counts):
+            if n:
+                self.stats.add(self._where[index], "card", n)
 
     def _failed(self, index: int, exc: Exception) -> str | None:
         # Fail closed. The message names the column and the error type only: the value,

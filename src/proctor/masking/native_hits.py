@@ -10,7 +10,6 @@ edited ``.c``), `NATIVE` is None and the package scans alone.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from proctor import hotpath
@@ -18,16 +17,7 @@ from proctor import hotpath
 SOURCE = "proctor/masking/_hsnative.c"
 
 
-def _load() -> Any:
-    if not hotpath.native_current(SOURCE):
-        return None
-    try:
-        return importlib.import_module("proctor.masking._hsnative")
-    except ImportError:  # pragma: no cover - e.g. libhs removed after the build
-        return None
-
-
-NATIVE: Any = _load()
+NATIVE: Any = hotpath.load_native(SOURCE)
 
 _CACHE: dict[tuple[tuple[int, str, bool], ...], Any] = {}
 

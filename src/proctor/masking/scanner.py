@@ -176,7 +176,7 @@ class Scanner:
                 for i, ends in (sorted(hits.items()) if len(hits) > 1 else hits.items())
                 if active[i]
             ]
-            ungated = self._ungated_in(active)
+            ungated = self.ungated_in(active)
             if ungated:
                 work.extend((i, None) for i in ungated)
             return work
@@ -190,7 +190,7 @@ class Scanner:
 
         self._db.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=on_match)
         if not found:  # the common case: nothing in the text looks like anything
-            ungated = self._ungated_in(active)
+            ungated = self.ungated_in(active)
             return [(i, None) for i in ungated] if ungated else work
         for k in range(0, len(found), 2):
             i = found[k]
@@ -207,12 +207,12 @@ class Scanner:
             # Byte offsets are character offsets only for ASCII text; otherwise the hit
             # just says "this detector may match somewhere" and its pattern runs in full.
             work.append((i, by_id[i] if ascii_text and dets[i].windowed else None))
-        ungated = self._ungated_in(active)
+        ungated = self.ungated_in(active)
         if ungated:
             work.extend((i, None) for i in ungated)
         return work
 
-    def _ungated_in(self, active: Active) -> tuple[int, ...]:
+    def ungated_in(self, active: Active) -> tuple[int, ...]:
         """The ungated detectors ``active`` enables (per active list, remembered: a plan
         passes the same one for every cell of a column)."""
         entry = self._ungated_cache.get(id(active))
@@ -357,7 +357,7 @@ class Scanner:
         branch `_find_works` takes for them."""
         dets = self.detectors
         works = [(i, dets[i].windowed, dets[i].keeps_span) for i in sorted(key) if active[i]]
-        works += [(i, False, dets[i].keeps_span) for i in self._ungated_in(active)]
+        works += [(i, False, dets[i].keeps_span) for i in self.ungated_in(active)]
         if not works:
             return _LEVELS, ()
         if len(works) == 1 and works[0][1]:

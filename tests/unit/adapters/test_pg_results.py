@@ -181,16 +181,98 @@ def test_a_row_that_cannot_be_masked_is_not_sent(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(ColumnPlan, "mask_cell_hits", failing)
     masker = Masker(PROFILES["pii"])
+    masker.card_kernel = None  # the kernel never calls mask_cell_hits (see the next test)
     rows = [[b"1", b"card 4111 1111 1111 1111"], [b"2", b"card 5555555555554444"],
             [b"3", b"card 4111 1111 1111 1111"]]  # fmt: skip
+    _assert_only_the_first_row_is_sent(masker, rows)
+
+
+@pytest.mark.parametrize("kernel", [True, False], ids=["card-kernel", "python"])
+def test_a_row_that_cannot_be_decoded_is_not_sent(kernel: bool) -> None:
+    """The second row is not UTF-8: the kernel leaves it to Python, which cannot read it."""
+    masker = Masker(PROFILES["pii"])
+    if not kernel:
+        masker.card_kernel = None
+    elif masker.card_kernel is None:
+        pytest.skip("the card kernel is not built")
+    rows = [[b"1", b"card 4111 1111 1111 1111"], [b"2", b"card 5555555555554444 \xff"],
+            [b"3", b"card 4111 1111 1111 1111"]]  # fmt: skip
+    _assert_only_the_first_row_is_sent(masker, rows)
+
+
+def _assert_only_the_first_row_is_sent(masker: Masker, rows: list[list[bytes]]) -> None:
     head = row_description([("g", INT4), ("memo", TEXT)])
-    sent = relay(ResultMasking(masker, "utf-8", lambda s: None), result(rows, head))
+    recorded: list[MaskingStats] = []
+    sent = relay(ResultMasking(masker, "utf-8", recorded.append), result(rows, head))
     assert b"5555555555554444" not in sent and b"4111 1111 1111 1111" not in sent
     assert len(_messages(sent, b"D")) == 1  # the row before the failure, masked
     (error,) = _messages(sent, b"E")
     assert b"could not mask" in error
     assert _messages(sent, b"C") == []  # nothing more until ReadyForQuery
     assert _messages(sent, b"Z")
+    total = MaskingStats()
+    for stats in recorded:
+        total.merge(stats)
+    assert total.by_entity() == {"card": 1}  # what was sent, not the rows after
+
+
+# A result without a column masked on every row: runs go through `_card_run` (the kernel's
+# loop) when the card kernel is built, else `_hit_cells`; tags (a type without a fixed OID)
+# and n (int8) are scan columns the kernel leaves to Python.
+SCAN_COLUMNS = [("g", INT4), ("memo", TEXT), ("n", INT8), ("tags", UNKNOWN), ("payload", TEXT)]
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 99).map(str), st.one_of(st.none(), texts),
+                  st.one_of(st.none(), numbers), st.one_of(st.none(), texts),
+                  st.one_of(st.none(), texts)).map(list),
+        min_size=1, max_size=25,
+    ),
+    st.sampled_from(sorted(PROFILES)),
+    st.lists(st.integers(1, 4000), max_size=6),
+)  # fmt: skip
+def test_runs_without_every_row_columns_are_masked_as_every_row_would_be(
+    rows: list[list[str | None]], profile: str, cuts: list[int]
+) -> None:
+    from proctor.adapters.postgres.pgtypes import category
+
+    outputs = []
+    for kernel in (True, False):
+        masker = Masker(PROFILES[profile])
+        if not kernel:
+            masker.card_kernel = None
+        plan = masker.plan_columns(
+            [
+                ColumnInfo(name, category(oid), None, max_digits={23: 10}.get(oid))
+                for name, oid in SCAN_COLUMNS
+            ]
+        )
+        assert not plan.always_columns
+        expected: list[list[bytes | None]] = []
+        for row in rows:
+            cells: list[bytes | None] = []
+            for c, value in enumerate(row):
+                if value is None or plan.modes[c] == "skip":
+                    cells.append(None if value is None else value.encode())
+                else:
+                    masked = plan.mask_cell(c, value)
+                    cells.append(None if masked is None else masked.encode())
+            expected.append(cells)
+        recorded: list[MaskingStats] = []
+        stream = result(
+            [[None if v is None else v.encode() for v in r] for r in rows],
+            row_description(SCAN_COLUMNS),
+        )
+        sent = relay(ResultMasking(masker, "utf-8", recorded.append), stream, cuts)
+        assert sent == result(expected, row_description(SCAN_COLUMNS))
+        total = MaskingStats()
+        for s in recorded:
+            total.merge(s)
+        assert total.by_column() == plan.stats.by_column()
+        outputs.append(sent)
+    assert outputs[0] == outputs[1]
 
 
 def test_an_anchored_custom_pattern_is_masked_in_every_row() -> None:

@@ -458,8 +458,9 @@ class ResultMasking(RowMasking):
             detail=why,
         )
         splices.append((start, end, error))
-        self._current = None
-        self._copy = None
+        # What the rows before this one had masked was sent: the recording counts it.
+        self._result_done()
+        self._copy_done()
         self._discarding = True
 
 

@@ -19,6 +19,7 @@ from proctor.codecs.pgwire import FramedMessage, decode
 from proctor.codecs.pgwire.decode import FieldDescription
 from proctor.codecs.pgwire.values import BINARY_IS_TEXT, binary_to_text, text_to_binary
 from proctor.masking import ColumnPlan, MaskingError
+from proctor.masking.cardmask import ascii_transparent
 from proctor.masking.errors import detached
 from proctor.masking.scanner import Hits
 
@@ -39,7 +40,17 @@ class _RowFailed(Exception):
 class _Result:
     """One result shape (RowDescription + formats) and its column plan."""
 
-    __slots__ = ("binary", "every", "formats", "local", "plan", "scan", "type_oids")
+    __slots__ = (
+        "binary",
+        "cards",
+        "every",
+        "formats",
+        "local",
+        "local_bytes",
+        "plan",
+        "scan",
+        "type_oids",
+    )
 
     def __init__(self, plan: ColumnPlan, fields: Sequence[FieldDescription], formats: list[int]):
         self.plan = plan
@@ -60,6 +71,17 @@ class _Result:
         for c in self.scan:
             local[c] = True
         self.local = local  # by column: visited where the buffer scan hits its cell
+        self.local_bytes = bytes(local)
+        # By column: the card kernel may mask its text cells (`ColumnPlan.card_cells`, in
+        # text format); None when it may mask none.
+        cards = plan.card_cells
+        self.cards: bytes | None = None
+        if cards is not None:
+            usable = bytes(
+                c < len(cards) and cards[c] and not (c < len(formats) and formats[c])
+                for c in range(len(fields))
+            )
+            self.cards = usable if any(usable) else None
 
 
 class RowMasking:
@@ -106,7 +128,11 @@ class RowMasking:
                 return
             hits = found
         if not every:
-            if hits:
+            if not hits:
+                return
+            if result.cards is not None and ascii_transparent(self._codec):
+                self._card_run(out, run, result, hits, splices)
+            else:
                 self._hit_cells(out, run, result, hits, splices)
             return
         # Every row, with the hits in it (hits are in offset order, as rows are).
@@ -121,6 +147,48 @@ class RowMasking:
                 row_hits = [(start + to, i) for to, i in hits[first:h]] if h > first else None
                 self._mask_row(out, row_start, row_end, result, row_hits, False, splices)
                 row_start = row_end
+        except _RowFailed as failed:
+            self._fail_at(failed.start, run.end, splices, failed.why)
+
+    def _card_run(
+        self,
+        out: bytes,
+        run: FramedMessage,
+        result: _Result,
+        hits: list[tuple[int, int]],
+        splices: list[Splice],
+    ) -> None:
+        """`_hit_cells` with the card kernel: the C loop masks the rows whose hit cells are
+        all its own (the card trigger's, and hits inside the cards it masks), and stops at a
+        row that needs Python, which `_mask_row` masks; then the loop goes on after it."""
+        ends = run.ends
+        assert ends is not None
+        start = run.start
+        plan = result.plan
+        kernel = plan.card_kernel
+        assert kernel is not None and result.cards is not None
+        mask_run = kernel.mask_run
+        local = result.local_bytes
+        cards = result.cards
+        nhits = len(hits)
+        h = r = 0
+        try:
+            while True:
+                found, counts, h, row_hits_end, r = mask_run(
+                    out, start, ends, hits, h, r, local, cards,
+                    kernel.detector, kernel.coverable, kernel.keep, kernel.label,
+                )  # fmt: skip
+                if found:
+                    splices.extend(found)
+                if counts is not None:
+                    plan.count_cards(counts)
+                if h >= nhits:
+                    return
+                row_start = ends[r - 1] if r else start
+                row_hits = [(start + to, i) for to, i in hits[h:row_hits_end]]
+                self._mask_row(out, row_start, ends[r], result, row_hits, False, splices)
+                h = row_hits_end
+                r += 1
         except _RowFailed as failed:
             self._fail_at(failed.start, run.end, splices, failed.why)
 
@@ -235,6 +303,18 @@ class RowMasking:
         None for NULL, or ``out`` itself when unchanged. Raises `MaskingError`."""
         codec = self._codec
         plan = result.plan
+        cards = result.cards
+        if (
+            cards is not None
+            and hits is not None
+            and cards[c]
+            and plan.card_kernel is not None
+            and plan.card_kernel.detector in hits
+            and ascii_transparent(codec)
+        ):
+            carded = plan.mask_card_cell(c, out, off, length, hits)
+            if carded is not None:  # else: Python's (not ASCII, another hit counts)
+                return carded[1] if carded[0] else out
         binary = result.formats[c] if c < len(result.formats) else 0
         raw = out[off : off + length]
         try:

@@ -47,3 +47,14 @@ _PG_TO_PY = {
 def python_codec(pg_name: str) -> str:
     """The Python codec for a PostgreSQL encoding; utf-8 for names this table lacks."""
     return _PG_TO_PY.get(pg_name.upper().replace("-", "_"), "utf-8")
+
+
+# Codecs in which a byte below 0x80 is always that ASCII character: not those whose
+# multibyte characters may end in one (Shift-JIS, Big5, GBK, GB18030, UHC).
+ASCII_TRANSPARENT = frozenset(_PG_TO_PY.values()) - {
+    "shift-jis",
+    "big5",
+    "gbk",
+    "gb18030",
+    "cp949",
+}
