@@ -32,11 +32,25 @@ def database_for(triggers: tuple[tuple[int, str, bool], ...]) -> Any:
         return _CACHE[triggers]
     if len(_CACHE) > 32:
         _CACHE.clear()
+    # The card and IBAN triggers are matched by the collector's own C (faster than this
+    # libhs on them, the same hits): handed over only when they are the very expressions it
+    # emulates.
+    emulated = {NATIVE.CARD_TRIGGER: "card", NATIVE.IBAN_TRIGGER: "iban"}
+    chosen: dict[str, int] = {}
+    rest = []
+    for i, t, caseless in triggers:
+        kind = None if caseless else emulated.get(t)
+        if kind is not None and kind not in chosen:
+            chosen[kind] = i
+        else:
+            rest.append((i, t, caseless))
     try:
         db = NATIVE.Database(
-            [t.encode("ascii") for _, t, _ in triggers],
-            [i for i, _, _ in triggers],
-            [NATIVE.CASELESS if c else 0 for _, _, c in triggers],
+            [t.encode("ascii") for _, t, _ in rest],
+            [i for i, _, _ in rest],
+            [NATIVE.CASELESS if c else 0 for _, _, c in rest],
+            chosen.get("card", -1),
+            chosen.get("iban", -1),
         )
     except (ValueError, UnicodeEncodeError):
         db = None

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proctor.masking import HAVE_HYPERSCAN, ColumnInfo, ColumnPlan, Masker, Profile, TypeCategory
-from proctor.masking.native_hits import NATIVE
+from proctor.masking.native_hits import NATIVE, database_for
 from proctor.masking.scanner import Prefilter, Scanner
 
 pytestmark = pytest.mark.skipif(not HAVE_HYPERSCAN, reason="compares with the hyperscan package")
@@ -86,6 +86,50 @@ def test_arbitrary_bytes_give_the_same_hits(data: bytes) -> None:
     assert native_hits(prefilter, data) == binding_hits(prefilter, data)
 
 
+def _digit_soup(rng: random.Random) -> bytes:
+    """Digit groups of every length the card and IBAN triggers count, separators and
+    capitals around them: where the C emulation of those triggers could differ from libhs."""
+    out = []
+    for _ in range(rng.randint(1, 40)):
+        r = rng.random()
+        if r < 0.5:
+            out.append("".join(rng.choice("0123456789") for _ in range(rng.randint(1, 20))))
+        elif r < 0.8:
+            out.append("".join(rng.choice("ABDEGZ") for _ in range(rng.randint(1, 3))))
+        else:
+            out.append(rng.choice(["", "a", "x"]))
+        out.append(rng.choice([" ", "-", "", "", " ", "  ", ".", "/", "\x00"]))
+    return "".join(out).encode()
+
+
+def test_the_emulated_triggers_give_libhs_hits_on_digit_soup() -> None:
+    """The card and IBAN triggers are matched in C (`_hsnative.c`), not by libhs: every end
+    offset must still be the one the engine reports, at buffer edges too."""
+    prefilter = Prefilter(SCANNER, EVERY)
+    names = [d.name for d in SCANNER.detectors]
+    rng = random.Random(1127)
+    seen = {"card": 0, "iban": 0}
+    for _ in range(3000):
+        buf = _digit_soup(rng)
+        expected = binding_hits(prefilter, buf)
+        assert native_hits(prefilter, buf) == expected, buf
+        for _, i in expected:
+            if names[i] in seen:
+                seen[names[i]] += 1
+    assert seen["card"] > 1000 and seen["iban"] > 300  # both triggers were exercised
+
+
+def test_the_triggers_handed_to_c_are_the_ones_it_emulates() -> None:
+    from proctor.masking.detectors import BY_NAME
+
+    assert NATIVE is not None
+    assert BY_NAME["card"].trigger == NATIVE.CARD_TRIGGER
+    assert BY_NAME["iban"].trigger == NATIVE.IBAN_TRIGGER
+    # A caseless IBAN trigger (not what is emulated) stays with libhs: "de89..." hits.
+    db = database_for(((0, NATIVE.IBAN_TRIGGER, True),))
+    assert db is not None and db.hits(b"de89 3704 0044") == [(14, 0)]
+
+
 def test_inactive_detectors_are_left_out_alike() -> None:
     rng = random.Random(4)
     buf = _rows([" ".join(rng.choices(FRAGMENTS, k=5)) for _ in range(200)])
@@ -146,10 +190,12 @@ def test_bad_arguments_are_clear_errors() -> None:
     assert NATIVE is not None
     with pytest.raises(ValueError, match="expression 0"):
         NATIVE.Database([b"(unclosed"], [0], [0])
-    with pytest.raises(ValueError, match="same non-zero length"):
+    with pytest.raises(ValueError, match="same length"):
         NATIVE.Database([b"a", b"b"], [0], [0, 0])
-    with pytest.raises(ValueError, match="same non-zero length"):
+    with pytest.raises(ValueError, match="not zero unless emulated"):
         NATIVE.Database([], [], [])
+    with pytest.raises(OverflowError, match="32 bits"):
+        NATIVE.Database([b"a"], [0], [0], 2**32)
     with pytest.raises(TypeError):
         NATIVE.Database(["text, not bytes"], [0], [0])
     with pytest.raises(OverflowError, match="32 bits"):
@@ -164,6 +210,9 @@ def test_bad_arguments_are_clear_errors() -> None:
     assert db.hits(b"") == []
     with pytest.raises(TypeError):
         db.hits("text")
+    emulated = NATIVE.Database([], [], [], card=5, iban=6)  # no libhs database at all
+    assert emulated.hits(b"4111 1111 1111 1111 DE89 3704 0044") == [(14, 5), (19, 5), (34, 6)]
+    assert emulated.hits(b"4111 1111 1111 1111", active=bytes(6)) == []
     unset = NATIVE.Database.__new__(NATIVE.Database)
     with pytest.raises(RuntimeError, match="not initialized"):
         unset.hits(b"ab")
