@@ -404,8 +404,7 @@ class ResultMasking(RowMasking):
         stats = self._copy
         if stats is None:
             return  # CopyData of COPY FROM STDIN / replication: nothing from the server to mask
-        ends = run.ends
-        assert ends is not None
+        ends = run.row_ends(out)
         masker = self._masker
         codec = self._codec
         row_start = run.start

@@ -116,8 +116,6 @@ class RowMasking:
         plan = result.plan
         if not plan.active:
             return
-        ends = run.ends
-        assert ends is not None
         start = run.start
         every = result.every
         hits: list[tuple[int, int]] = []
@@ -136,6 +134,7 @@ class RowMasking:
                 self._hit_cells(out, run, result, hits, splices)
             return
         # Every row, with the hits in it (hits are in offset order, as rows are).
+        ends = run.row_ends(out)
         h = 0
         nhits = len(hits)
         row_start = start
@@ -161,8 +160,7 @@ class RowMasking:
         """`_hit_cells` with the card kernel: the C loop masks the rows whose hit cells are
         all its own (the card trigger's, and hits inside the cards it masks), and stops at a
         row that needs Python, which `_mask_row` masks; then the loop goes on after it."""
-        ends = run.ends
-        assert ends is not None
+        ends = run.row_ends(out)
         start = run.start
         plan = result.plan
         kernel = plan.card_kernel
@@ -205,8 +203,7 @@ class RowMasking:
         hits are gathered until one falls past it, then the cell is masked. Splices go
         straight to ``splices``; the row's length, if a cell changed length, is put before
         them once the row is done; a row that fails takes its splices back."""
-        ends = run.ends
-        assert ends is not None
+        ends = run.row_ends(out)
         start = run.start
         nrows = len(ends)
         local = result.local
@@ -345,8 +342,7 @@ class RowMasking:
     ) -> None:
         """Without hits to place (no Hyperscan): the rows the prefilter flags, all of their
         scan columns, each cell scanned on its own."""
-        ends = run.ends
-        assert ends is not None
+        ends = run.row_ends(out)
         start = run.start
         view = memoryview(out)[start : run.end]
         candidates = set(result.plan.candidate_rows(view, [e - start for e in ends]))
