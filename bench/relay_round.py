@@ -43,6 +43,7 @@ SELECT = "SELECT abalance FROM pgbench_accounts WHERE aid = {};"
 
 class NullRecorder:
     healthy = True
+    backlogged = False
 
     def statement(self, record: StatementRecord) -> None:
         pass

@@ -46,6 +46,7 @@ class Measurement:
     mb_per_s: float | None = None
     proxy_cpu_s: float | None = None
     machine_busy_pct: float | None = None
+    settle_s: float | None = None  # waited for the machine to go quiet before it (bench.run)
 
     @property
     def key(self) -> tuple[str, int, str]:

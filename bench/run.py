@@ -24,6 +24,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -148,8 +149,30 @@ def _cpu(target: Target) -> float | None:
     return procstat.tree_cpu_seconds(pid) if pid else None
 
 
+QUIET_BUSY_PCT = 15.0  # the machine counts as settled below this share of busy CPU
+QUIET_MAX_S = 5.0
+
+
+def settle(max_s: float = QUIET_MAX_S, window_s: float = 0.2) -> float:
+    """Wait until the machine is quiet (busy under `QUIET_BUSY_PCT` over a window), at most
+    ``max_s``; returns the seconds waited. What one workload leaves behind (the gateway's
+    store and recorder threads still writing a pgbench run's statements, PostgreSQL's
+    background writer) must not be billed to the next one, whichever target that is."""
+    started = time.monotonic()
+    while time.monotonic() - started < max_s:
+        busy0 = procstat.machine_busy_ticks()
+        time.sleep(window_s)
+        busy1 = procstat.machine_busy_ticks()
+        total = busy1[1] - busy0[1]
+        if total and 100 * (busy1[0] - busy0[0]) / total < QUIET_BUSY_PCT:
+            break
+    return time.monotonic() - started
+
+
 def measured(target: Target, m: Measurement, work: Callable[[Measurement], None]) -> Measurement:
-    """Run ``work`` filling ``m``, with the proxy's CPU and the machine's load around it."""
+    """Run ``work`` filling ``m``, with the proxy's CPU and the machine's load around it,
+    once the machine has settled from the previous workload."""
+    m.settle_s = round(settle(), 2)
     cpu0, busy0 = _cpu(target), procstat.machine_busy_ticks()
     try:
         work(m)
