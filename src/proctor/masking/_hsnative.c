@@ -136,37 +136,31 @@ static int card_trigger_ends_at(Text t, size_t e) {
 
 static inline int is_alnum_upper(unsigned char c) { return is_digit(c) || is_upper(c); }
 
+/* Where [A-Z0-9]{4} after an optional space ([ ]?, taken when `spaced`) ends, from p; 0 when
+ * it does not match there. */
+static size_t spaced_alnum4(Text t, size_t n, size_t p, int spaced) {
+    if (spaced) {
+        if (p >= n || t[p] != ' ') {
+            return 0;
+        }
+        p++;
+    }
+    if (p + 4 > n || !is_alnum_upper(t[p]) || !is_alnum_upper(t[p + 1]) ||
+        !is_alnum_upper(t[p + 2]) || !is_alnum_upper(t[p + 3])) {
+        return 0;
+    }
+    return p + 4;
+}
+
 /* The ends of IBAN_TRIGGER's matches starting at s (two capitals, two digits there), into
  * ends[] (at most 4, ascending, distinct); returns how many. */
 static int iban_trigger_ends_from(Text t, size_t n, size_t s, size_t *ends) {
     int count = 0;
     for (int s1 = 0; s1 <= 1; s1++) {
-        size_t p = s + 4;
-        if (s1) {
-            if (p >= n || t[p] != ' ') {
-                continue;
-            }
-            p++;
-        }
-        if (p + 4 > n || !is_alnum_upper(t[p]) || !is_alnum_upper(t[p + 1]) ||
-            !is_alnum_upper(t[p + 2]) || !is_alnum_upper(t[p + 3])) {
-            continue;
-        }
-        p += 4;
-        for (int s2 = 0; s2 <= 1; s2++) {
-            size_t q = p;
-            if (s2) {
-                if (q >= n || t[q] != ' ') {
-                    continue;
-                }
-                q++;
-            }
-            if (q + 4 > n || !is_alnum_upper(t[q]) || !is_alnum_upper(t[q + 1]) ||
-                !is_alnum_upper(t[q + 2]) || !is_alnum_upper(t[q + 3])) {
-                continue;
-            }
-            size_t e = q + 4;
-            int seen = 0;
+        size_t p = spaced_alnum4(t, n, s + 4, s1);
+        for (int s2 = 0; p && s2 <= 1; s2++) {
+            size_t e = spaced_alnum4(t, n, p, s2);
+            int seen = e == 0;
             for (int k = 0; k < count; k++) {
                 seen |= ends[k] == e;
             }
