@@ -148,6 +148,7 @@ class Masker:
         self._text_replacers: dict[str, _TextReplacer] = {}
         self._active_for = functools.lru_cache(maxsize=256)(self._compute_active)
         self._context_for = functools.lru_cache(maxsize=1024)(self._compute_context)
+        self._text_prefilter: Prefilter | None = None  # `text_candidate_rows`, made once
 
     # -- contexts -------------------------------------------------------------------------------
 
@@ -206,6 +207,19 @@ class Masker:
             text, self.context(hints), stats=stats, where="text", allow_null=False
         )
         return out if out is not None else self.replacer.label(self._whole_entity(hints))
+
+    def text_candidate_rows(
+        self, buf: bytes | bytearray | memoryview, row_ends: Sequence[int]
+    ) -> list[int]:
+        """Indexes of the rows of ``buf`` (row ``i`` ends at ``row_ends[i]``, row 0 starts
+        at 0; any framing) whose text `mask_text` without hints may change, ascending: one
+        scan of the buffer for the triggers (`Prefilter.rows`), every row when a detector
+        without a trigger is active. A row not listed is unchanged by `mask_text`."""
+        prefilter = self._text_prefilter
+        if prefilter is None:
+            prefilter = Prefilter(self.scanner, self.active(self.context(())))
+            self._text_prefilter = prefilter
+        return prefilter.rows(buf, row_ends)
 
     def mask_json(
         self,

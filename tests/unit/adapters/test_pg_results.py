@@ -296,3 +296,52 @@ def test_an_anchored_custom_pattern_is_masked_in_every_row() -> None:
     sent = relay(ResultMasking(masker, "utf-8", lambda s: None), result(rows, head))
     assert b"EMP1234" not in sent and b"EMP5678" not in sent and b"AC1234" not in sent
     assert sent.count(b"[EMP]") == 2 and sent.count(b"[ACCT]") == 2
+
+
+def _copy_stream(lines: Sequence[str]) -> bytes:
+    head = encode.message("H", b"\x00" + struct.pack("!hh", 1, 0))
+    body = b"".join(encode.message("d", line.encode()) for line in lines)
+    done = encode.message("c", b"") + encode.message("C", f"COPY {len(lines)}\x00".encode())
+    return head + body + done + encode.message(B_READY_FOR_QUERY, b"I")
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    st.lists(st.lists(texts, min_size=1, max_size=3).map(lambda c: "\t".join(c) + "\n"),
+             min_size=1, max_size=30),
+    st.sampled_from(sorted(PROFILES)),
+    st.lists(st.integers(1, 3000), max_size=6),
+)  # fmt: skip
+def test_copy_rows_are_masked_as_mask_text_masks_each(
+    lines: list[str], profile: str, cuts: list[int]
+) -> None:
+    """COPY TO STDOUT: one buffer scan picks the rows to mask; the others are forwarded as
+    they came. Same bytes and counts as masking every row."""
+    masker = Masker(PROFILES[profile])
+    expected_stats = MaskingStats()
+    expected = _copy_stream([masker.mask_text(line, stats=expected_stats) for line in lines])
+    recorded: list[MaskingStats] = []
+    sent = relay(ResultMasking(masker, "utf-8", recorded.append), _copy_stream(lines), cuts)
+    assert sent == expected
+    total = MaskingStats()
+    for s in recorded:
+        total.merge(s)
+    assert total.by_entity() == expected_stats.by_entity()
+
+
+def test_copy_rows_without_a_trigger_are_not_even_decoded() -> None:
+    """As DataRows: a row no trigger hits is forwarded as the bytes that arrived (here, not
+    UTF-8); one a trigger hits is decoded and masked, and fails closed if it cannot be."""
+    masker = Masker(PROFILES["pii"])
+    head = encode.message("H", b"\x00" + struct.pack("!hh", 1, 0))
+    rows = [b"1\torder \xff shipped\n", b"2\tjane@example.com\n", b"3\t\xff a@b.co\n"]
+    stream = head + b"".join(encode.message("d", r) for r in rows)
+    stream += encode.message("c", b"") + encode.message("C", b"COPY 3\x00")
+    stream += encode.message(B_READY_FOR_QUERY, b"I")
+    sent = relay(ResultMasking(masker, "utf-8", lambda s: None), stream)
+    data = _messages(sent, b"d")
+    assert data[0] == encode.message("d", rows[0])  # untouched, undecoded
+    assert b"jane@example.com" not in data[1] and b"@example.com" in data[1]
+    assert len(data) == 2  # the third could not be decoded: not sent
+    (error,) = _messages(sent, b"E")
+    assert b"could not mask" in error
