@@ -215,11 +215,20 @@ class Masker:
         at 0; any framing) whose text `mask_text` without hints may change, ascending: one
         scan of the buffer for the triggers (`Prefilter.rows`), every row when a detector
         without a trigger is active. A row not listed is unchanged by `mask_text`."""
+        return self._text_prefilter_for().rows(buf, row_ends)
+
+    def text_hits(self, buf: bytes | bytearray | memoryview) -> list[tuple[int, int]] | None:
+        """The trigger hits in ``buf`` of the detectors `mask_text` without hints runs:
+        (end offset, detector), ascending; None when hits cannot stand for a scan of a text
+        inside ``buf`` (see `ColumnPlan.scan_hits`)."""
+        return self._text_prefilter_for().hits(buf)
+
+    def _text_prefilter_for(self) -> Prefilter:
         prefilter = self._text_prefilter
         if prefilter is None:
             prefilter = Prefilter(self.scanner, self.active(self.context(())))
             self._text_prefilter = prefilter
-        return prefilter.rows(buf, row_ends)
+        return prefilter
 
     def mask_json(
         self,

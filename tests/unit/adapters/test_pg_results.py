@@ -345,3 +345,34 @@ def test_copy_rows_without_a_trigger_are_not_even_decoded() -> None:
     assert len(data) == 2  # the third could not be decoded: not sent
     (error,) = _messages(sent, b"E")
     assert b"could not mask" in error
+
+
+def test_a_best_effort_copy_redacts_a_row_it_cannot_read() -> None:
+    profile = Profile.from_dict({"name": "b", "best_effort": True})
+    head = encode.message("H", b"\x00" + struct.pack("!hh", 1, 0))
+    rows = [b"1\t\xff jane@example.com\n", b"2\tjane@example.com\n"]
+    stream = head + b"".join(encode.message("d", r) for r in rows)
+    stream += encode.message("c", b"") + encode.message("C", b"COPY 2\x00")
+    stream += encode.message(B_READY_FOR_QUERY, b"I")
+    recorded: list[MaskingStats] = []
+    sent = relay(ResultMasking(Masker(profile), "utf-8", recorded.append), stream)
+    data = _messages(sent, b"d")
+    assert data[0] == encode.message("d", b"[REDACTED]\n")
+    assert b"jane@example.com" not in data[1]
+    assert recorded[0].by_column() == {"copy": {"error": 1, "email": 1}}
+
+
+def test_a_card_copy_is_masked_by_the_kernel_as_by_mask_text() -> None:
+    """Rows only the card trigger hits go to the C kernel (when built), the others to
+    `mask_text`; a mix of both gives what `mask_text` gives for every row."""
+    lines = [f"{n}\tpaid with card 4111 1111 1111 1111\tx\n" for n in range(50)]
+    lines += ["51\tcard 4111-1111-1111-1111 and jane@example.com\n", "52\tcafé 4111111111111111\n"]
+    for profile in ("pii", "redact"):
+        masker = Masker(PROFILES[profile])
+        expected_stats = MaskingStats()
+        expected = _copy_stream([masker.mask_text(x, stats=expected_stats) for x in lines])
+        recorded: list[MaskingStats] = []
+        sent = relay(ResultMasking(masker, "utf-8", recorded.append), _copy_stream(lines))
+        assert sent == expected
+        assert b"4111" not in sent.replace(b"**** 1111", b"").replace(b"*1111", b"")
+        assert recorded[0].by_entity() == expected_stats.by_entity()

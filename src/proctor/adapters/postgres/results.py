@@ -58,6 +58,7 @@ from proctor.codecs.pgwire.constants import (
 )
 from proctor.codecs.pgwire.decode import FieldDescription
 from proctor.masking import ColumnInfo, ColumnPlan, Masker, MaskingStats
+from proctor.masking.cardmask import ascii_transparent
 from proctor.model import Statement
 
 log = logging.getLogger("proctor.postgres")
@@ -406,30 +407,76 @@ class ResultMasking(RowMasking):
             return  # CopyData of COPY FROM STDIN / replication: nothing from the server to mask
         ends = run.row_ends(out)
         masker = self._masker
-        codec = self._codec
         start = run.start
+        view = memoryview(out)[start : run.end]
         # One scan of the run for the triggers; only the rows holding one are decoded and
-        # masked (a row of a large COPY costs ~4 µs in `mask_text` even when clean).
-        rows = masker.text_candidate_rows(
-            memoryview(out)[start : run.end], [e - start for e in ends]
-        )
-        for r in rows:
+        # masked (a row of a large COPY costs ~4 µs in `mask_text` even when clean), and a
+        # row only the card trigger hit is masked by the card kernel, as result cells are.
+        kernel = masker.card_kernel if ascii_transparent(self._codec) else None
+        hits = masker.text_hits(view) if kernel is not None else None
+        if kernel is None or hits is None:
+            for r in masker.text_candidate_rows(view, [e - start for e in ends]):
+                if not self._copy_row(out, ends[r - 1] if r else start, ends[r], run, splices):
+                    return
+            return
+        nhits = len(hits)
+        h = 0
+        r = 0
+        nrows = len(ends)
+        while h < nhits:
+            at = start + hits[h][0]
+            while r < nrows and ends[r] < at:  # to the row the hit ends in
+                r += 1
+            if r >= nrows:
+                return
             row_start = ends[r - 1] if r else start
             row_end = ends[r]
-            raw = out[row_start + 5 : row_end]
-            try:
-                text = raw.decode(codec)
-                masked = masker.mask_text(text, stats=stats)
-            except Exception as exc:
-                if masker.profile.best_effort:
-                    masked = "[REDACTED]\n"
-                else:
-                    self._fail_at(row_start, run.end, splices, f"COPY row: {type(exc).__name__}")
-                    return
-            if masked != text:
-                splices.append(
-                    (row_start, row_end, encode.message(B_COPY_DATA, masked.encode(codec)))
-                )
+            text_at = row_start + 5  # after the CopyData header
+            row_hits: dict[int, list[int]] = {}
+            while h < nhits and start + hits[h][0] <= row_end:
+                to, i = hits[h]
+                if start + to > text_at:
+                    row_hits.setdefault(i, []).append(start + to - text_at)
+                h += 1
+            r += 1
+            if not row_hits:
+                continue  # hits in the header only: nothing in the text
+            if kernel.detector in row_hits:
+                carded = kernel.mask_cell(
+                    out, text_at, row_end - text_at, kernel.keep, kernel.label,
+                    row_hits, kernel.detector, kernel.coverable,
+                )  # fmt: skip
+                if carded is not None:  # else: not ASCII, or another hit counts
+                    if carded[0]:
+                        stats.add("text", "card", carded[0])  # where mask_text counts
+                        splices.append((row_start, row_end, encode.message(B_COPY_DATA, carded[1])))
+                    continue
+            if not self._copy_row(out, row_start, row_end, run, splices):
+                return
+
+    def _copy_row(
+        self, out: bytes, row_start: int, row_end: int, run: FramedMessage, splices: list[Splice]
+    ) -> bool:
+        """One CopyData row through `mask_text`; False when it failed closed (the rest of the
+        result is not sent)."""
+        stats = self._copy
+        assert stats is not None
+        masker = self._masker
+        codec = self._codec
+        raw = out[row_start + 5 : row_end]
+        try:
+            text = raw.decode(codec)
+            masked = masker.mask_text(text, stats=stats)
+        except Exception as exc:
+            if not masker.profile.best_effort:
+                self._fail_at(row_start, run.end, splices, f"COPY row: {type(exc).__name__}")
+                return False
+            stats.add("text", "error")  # as a cell that could not be masked is counted
+            splices.append((row_start, row_end, encode.message(B_COPY_DATA, b"[REDACTED]\n")))
+            return True
+        if masked != text:
+            splices.append((row_start, row_end, encode.message(B_COPY_DATA, masked.encode(codec))))
+        return True
 
     def _copy_done(self) -> None:
         stats, self._copy = self._copy, None
