@@ -12,7 +12,9 @@ receive buffers of ``--chunk`` bytes:
 - ``cards``: ``select g, memo, payload from bench_cards`` — g int4, memo text (one row in
   three holds a distinct Luhn-valid card number, as ``bench.workloads`` makes the table),
   payload text (100 times ``x``); masked by the demo's ``pii`` profile;
-- ``plain``: ``select g, repeat('x', 100) as payload from generate_series(1, N) g``.
+- ``plain``: ``select g, repeat('x', 100) as payload from generate_series(1, N) g``;
+- ``copy-cards``, ``copy-plain``: the same rows as ``COPY (...) TO STDOUT`` sends them
+  (one CopyData message per tab-separated line, masked as text without column hints).
 
 Times are the process's CPU time (the machine is shared: wall-clock time would count the
 others' work too); the median of ``--repeat`` runs is reported, the best in brackets. Each
@@ -73,6 +75,21 @@ def result_stream(kind: str, rows: int) -> tuple[bytes, int]:
         B_READY_FOR_QUERY, b"I"
     )
     return head + datarows + tail, len(datarows)
+
+
+def copy_stream(kind: str, rows: int) -> tuple[bytes, int]:
+    """The same rows as ``COPY (...) TO STDOUT`` sends them (text format, tab-separated):
+    CopyOutResponse, one CopyData per row, CopyDone; and the CopyData bytes among them."""
+    payload = "x" * STREAM_TEXT_WIDTH
+    memo = _memo if kind == "copy-cards" else (lambda g: None)
+    lines = [
+        "\t".join(c for c in (str(g), memo(g), payload) if c is not None) + "\n"
+        for g in range(1, rows + 1)
+    ]
+    data = b"".join(encode.message("d", line.encode()) for line in lines)
+    head = encode.message("H", struct.pack("!bhh", 0, 1, 0))
+    tail = encode.message("c", b"") + encode.message("C", f"COPY {rows}\x00".encode())
+    return head + data + tail + encode.message(B_READY_FOR_QUERY, b"I"), len(data)
 
 
 def chunks(stream: bytes, size: int) -> list[bytes]:
@@ -140,12 +157,15 @@ def measure(
     return med
 
 
+KINDS = ("cards", "plain", "copy-cards", "copy-plain")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--chunk", type=int, default=65_536, help="receive buffer size")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--only", choices=("cards", "plain"), default=None)
+    ap.add_argument("--only", choices=KINDS, default=None)
     ap.add_argument("--profile", action="store_true", help="cProfile one masked cards run")
     args = ap.parse_args(argv)
     m = masker()
@@ -154,14 +174,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ResultMasking(m, "utf-8", lambda stats: None)
 
     print(f"masking backend: {m.backend}; {args.rows} rows; receive buffers {args.chunk} B")
-    for kind in ("cards", "plain"):
+    for kind in KINDS:
         if args.only and kind != args.only:
             continue
-        stream, nbytes = result_stream(kind, args.rows)
+        copy = kind.startswith("copy-")
+        stream, nbytes = copy_stream(kind, args.rows) if copy else result_stream(kind, args.rows)
         bufs = chunks(stream, args.chunk)
         mb = nbytes / 1e6
         sent = run(bufs, make())
-        if kind == "cards":
+        if kind.endswith("cards"):
             check_cards(stream, sent, args.rows)
         else:
             assert sent == stream
@@ -173,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 prof.disable()
                 pstats.Stats(prof).sort_stats("tottime").print_stats(25)
             continue
-        print(f"{kind}: {mb:.1f} MB of DataRows")
+        print(f"{kind}: {mb:.1f} MB of {'CopyData' if copy else 'DataRows'}")
         base = measure("no masking", bufs, mb, args.rows, None, args.repeat)
         masked = measure("masking (pii profile)", bufs, mb, args.rows, make, args.repeat)
         print(
