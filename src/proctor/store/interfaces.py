@@ -52,6 +52,13 @@ class SessionStore(Protocol):
 
     def statements_recorded(self, records: Sequence[StatementRecord]) -> None: ...
 
+    # ``statements_recorded`` in two steps, for a writer that converts on one thread and
+    # inserts on another: ``statement_row`` checks and converts one record (raises
+    # ValueError for a bad one), ``insert_statement_rows`` writes rows it made, all or none.
+    def statement_row(self, record: StatementRecord) -> tuple[object, ...]: ...
+
+    def insert_statement_rows(self, rows: Sequence[tuple[object, ...]]) -> None: ...
+
     def session_ended(self, end: SessionEnd) -> None: ...
 
     def list_sessions(

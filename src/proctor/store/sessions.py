@@ -84,7 +84,7 @@ def end_values(end: SessionEnd) -> dict[str, Any]:
 _NUL_FREE = str.maketrans({"\x00": "\ufffd"})
 
 
-def _storable(text: str) -> str:
+def storable_text(text: str) -> str:
     # Runs for every recorded statement: test cheaply before transforming.
     if text.isascii():
         return text.replace("\x00", "\ufffd") if "\x00" in text else text
@@ -94,19 +94,6 @@ def _storable(text: str) -> str:
     except UnicodeEncodeError:
         text = text.encode(errors="backslashreplace").decode()
     return text
-
-
-def statement_values(record: StatementRecord) -> dict[str, Any]:
-    return {
-        "session_id": record.session_id,
-        "seq": record.seq,
-        "at": record.at,
-        "text": _storable(record.text),
-        "kind": record.kind,
-        "verdict": record.verdict,
-        "error": None if record.error is None else _storable(record.error),
-        "rule": record.rule,
-    }
 
 
 def statement_from_row(row: RowMapping) -> StatementRecord:

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -29,7 +30,7 @@ from proctor.store.sessions import (
     session_from_row,
     start_values,
     statement_from_row,
-    statement_values,
+    storable_text,
 )
 from proctor.store.tokens import (
     hash_secret,
@@ -39,27 +40,25 @@ from proctor.store.tokens import (
     record_from_row,
 )
 
+# A statement as ``SqlStore.statement_row`` makes it, in column order.
+StatementRow = tuple[object, ...]
+_COLUMNS = "statements (session_id, seq, at, text, kind, verdict, error, rule)"
+_PG_INSERT = f"INSERT INTO {_COLUMNS} VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+_SQLITE_ROW = "(?, ?, ?, ?, ?, ?, NULLIF(?, 0), NULLIF(?, 0))"
+# Rows per multi-row INSERT on SQLite: 8 parameters a row keeps a statement under 999, the
+# limit of SQLite builds before 3.32.
+_ROWS_PER_INSERT = 120
+
+
+def _sqlite_insert(rows: int) -> str:
+    return f"INSERT INTO {_COLUMNS} VALUES " + ", ".join([_SQLITE_ROW] * rows)
+
+
+_SQLITE_INSERT = _sqlite_insert(_ROWS_PER_INSERT)
+
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _statement_row(
-    record: StatementRecord,
-) -> tuple[str, int, datetime, str, str, str, str | None, str | None]:
-    """A statement's column values as the Core table would write them (``statement_values``),
-    in column order, the timestamp in UTC."""
-    v = statement_values(record)
-    return (
-        v["session_id"],
-        v["seq"],
-        v["at"].astimezone(UTC),
-        v["text"],
-        v["kind"],
-        v["verdict"],
-        v["error"],
-        v["rule"],
-    )
 
 
 def _aware(value: datetime, name: str) -> datetime:
@@ -76,6 +75,7 @@ class SqlStore:
         parsed = normalize_url(url)
         self.url = parsed.render_as_string(hide_password=True)
         self._engine: Engine = create_store_engine(parsed)
+        self._sqlite = self._engine.dialect.name == "sqlite"
         # An in-memory SQLite database is one shared connection: take turns using it.
         self._lock: AbstractContextManager[object] = (
             threading.Lock() if is_sqlite_memory(parsed) else nullcontext()
@@ -211,64 +211,78 @@ class SqlStore:
 
     def statements_recorded(self, records: Sequence[StatementRecord]) -> None:
         """Insert a batch in one transaction: all of it is recorded, or none."""
-        if not records:
+        self.insert_statement_rows([self.statement_row(record) for record in records])
+
+    def statement_row(self, record: StatementRecord) -> StatementRow:
+        """``record`` checked and converted to the row ``insert_statement_rows`` writes.
+
+        Split from the insert so that a writer can convert on one thread (the gateway's
+        event loop, as each statement is recorded) and insert on another with next to no
+        Python left to run there (``BatchingStoreWriter``). The values are those the Core
+        table would write (``statement_values``), the timestamp in the form ``UtcDateTime``
+        stores on each backend."""
+        at = _aware(record.at, "at")
+        if at.tzinfo is not UTC:
+            at = at.astimezone(UTC)
+        text = storable_text(record.text)
+        error = None if record.error is None else storable_text(record.error)
+        if self._sqlite:
+            # "+00:00" cut off: SQLite keeps naive UTC text, as UtcDateTime writes it. A
+            # missing error or rule is bound as 0 and turned into NULL by the INSERT
+            # (``_SQLITE_ROW``): Python's sqlite3 binds None through its adapter protocol,
+            # which looks up (and fails to find) two hooks, formatting an AttributeError
+            # each time — most of a row's binding cost. No text equals the integer 0.
+            return (
+                record.session_id,
+                record.seq,
+                at.isoformat(sep=" ", timespec="microseconds")[:-6],
+                text,
+                record.kind,
+                record.verdict,
+                0 if error is None else error,
+                0 if record.rule is None else record.rule,
+            )
+        return (
+            record.session_id,
+            record.seq,
+            at,
+            text,
+            record.kind,
+            record.verdict,
+            error,
+            record.rule,
+        )
+
+    def insert_statement_rows(self, rows: Sequence[StatementRow]) -> None:
+        """Insert rows made by ``statement_row``, in one transaction: all or none.
+
+        This runs for every statement a gateway relays, in the gateway's own process: going
+        through SQLAlchemy's per-row bind processing cost more CPU than relaying the
+        statement, so rows go straight to the driver."""
+        if not rows:
             return
-        for record in records:
-            _aware(record.at, "at")
         try:
             with self._tx(write=True) as conn:
-                self._insert_statements(conn, records)
+                if not self._sqlite:
+                    conn.exec_driver_sql(_PG_INSERT, list(rows))
+                    return
+                # Many rows per INSERT rather than ``executemany``: Python's sqlite3
+                # releases the GIL around every statement step, and with one step per row
+                # the writer thread and the event loop traded the GIL (a futex wake and a
+                # context switch each side) once per relayed statement.
+                for first in range(0, len(rows), _ROWS_PER_INSERT):
+                    chunk = rows[first : first + _ROWS_PER_INSERT]
+                    sql = (
+                        _SQLITE_INSERT
+                        if len(chunk) == _ROWS_PER_INSERT
+                        else _sqlite_insert(len(chunk))
+                    )
+                    conn.exec_driver_sql(sql, tuple(chain.from_iterable(chunk)))
         except IntegrityError as exc:
             # A foreign-key miss (unknown session) or a repeated (session_id, seq).
             raise StoreError(
                 f"statements not recorded (unknown session or repeated seq): {exc.orig}"
             ) from exc
-
-    def _insert_statements(self, conn: Connection, records: Sequence[StatementRecord]) -> None:
-        """Bulk insert through the driver's executemany.
-
-        This runs for every statement a gateway relays, in the gateway's own process: going
-        through SQLAlchemy's per-row bind processing cost more CPU than relaying the statement.
-        The rows hold the same values the Core table would write (``statement_values``), with
-        the timestamp in the form ``UtcDateTime`` stores on each backend.
-        """
-        if self.dialect != "sqlite":
-            conn.exec_driver_sql(
-                "INSERT INTO statements (session_id, seq, at, text, kind, verdict, error, rule) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                [_statement_row(record) for record in records],
-            )
-            return
-        # Python's sqlite3 binds a None through its adapter protocol, which looks up (and
-        # fails to find) two conform/adapt hooks, formatting an AttributeError each time:
-        # with error and rule usually None, that was most of the binding cost. So rows are
-        # grouped by which of the two are None, and those are written as NULL literals.
-        groups: dict[tuple[bool, bool], list[tuple[object, ...]]] = {}
-        for record in records:
-            session_id, seq, at, text, kind, verdict, error, rule = _statement_row(record)
-            # "+00:00" cut off: SQLite keeps naive UTC text, as UtcDateTime writes it.
-            row: tuple[object, ...] = (
-                session_id,
-                seq,
-                at.isoformat(sep=" ", timespec="microseconds")[:-6],
-                text,
-                kind,
-                verdict,
-            )
-            if error is not None:
-                row += (error,)
-            if rule is not None:
-                row += (rule,)
-            groups.setdefault((error is None, rule is None), []).append(row)
-        for (no_error, no_rule), rows in groups.items():
-            values = ", ".join(
-                ["?"] * 6 + ["NULL" if no_error else "?", "NULL" if no_rule else "?"]
-            )
-            conn.exec_driver_sql(
-                "INSERT INTO statements (session_id, seq, at, text, kind, verdict, error, rule) "
-                f"VALUES ({values})",
-                rows,
-            )
 
     def session_ended(self, end: SessionEnd) -> None:
         """Record how a session ended. The first end wins; a repeated end changes nothing."""

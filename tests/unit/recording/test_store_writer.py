@@ -19,8 +19,13 @@ class Collecting:
     def session_started(self, start: SessionStart) -> None:
         self.events.append(start)
 
-    def statements_recorded(self, records: Sequence[StatementRecord]) -> None:
-        self.events.extend(records)
+    def statement_row(self, record: StatementRecord) -> tuple[object, ...]:
+        if record.seq < 0:
+            raise ValueError("refused")
+        return (record,)
+
+    def insert_statement_rows(self, rows: Sequence[tuple[object, ...]]) -> None:
+        self.events.extend(row[0] for row in rows)
 
     def session_ended(self, end: SessionEnd) -> None:
         self.events.append(end)
@@ -38,3 +43,19 @@ def test_nothing_is_lost_while_the_thread_drains() -> None:
     recorder.end(end)
     writer.close()
     assert store.events == [start, *records, end]
+
+
+def test_a_record_the_store_refuses_stops_new_statements_until_a_write_succeeds() -> None:
+    store = Collecting()
+    writer = BatchingStoreWriter(store, flush_interval=3600)  # type: ignore[arg-type]
+    start = SessionStart("s1", "alice", frozenset(), "shop", None, "postgres", "::1", NOW)
+    recorder = writer.open(start)
+    good = StatementRecord("s1", 1, NOW, "select 1", "simple")
+    recorder.statement(good)
+    assert recorder.healthy
+    recorder.statement(StatementRecord("s1", -1, NOW, "select 2", "simple"))
+    assert not recorder.healthy  # the gate refuses commands now (fail closed)
+    writer._flush()
+    assert recorder.healthy
+    writer.close()
+    assert store.events == [start, good]

@@ -332,6 +332,39 @@ class StoreContract:
             store.statements_recorded([stmt(6), stmt(7, rule="r"), stmt(2, error="again")])
         assert store.get_statements("ses_1") == batch
 
+    def test_empty_and_zero_like_errors_and_rules_are_not_null(self, store: SqlStore) -> None:
+        """SQLite binds a missing error or rule as the integer 0 and lets the INSERT turn it
+        into NULL: text that looks like nothing, or like 0, must come back as it was."""
+        store.session_started(start())
+        batch = [
+            stmt(1, error="", rule=""),
+            stmt(2, error="0", rule="0"),
+            stmt(3, error=" ", rule="NULL"),
+            stmt(4),
+            stmt(5, text="0", kind="0", verdict="0"),
+        ]
+        store.statements_recorded(batch)
+        assert store.get_statements("ses_1") == batch
+
+    def test_rows_made_then_inserted_in_long_batches(self, store: SqlStore) -> None:
+        """The two steps a writer thread uses (``statement_row`` where it is recorded,
+        ``insert_statement_rows`` later), over more rows than one INSERT takes (SQLite
+        writes ~100 rows per statement) and a batch that fails as a whole."""
+        store.session_started(start())
+        batch = [
+            stmt(n, error=None if n % 3 else f"e{n}", rule=None if n % 5 else f"r{n}")
+            for n in range(1, 1002)
+        ]
+        store.insert_statement_rows([store.statement_row(r) for r in batch])
+        assert store.get_statements("ses_1") == batch
+        again = [store.statement_row(stmt(n)) for n in range(1002, 1300)]
+        again.append(store.statement_row(stmt(7)))  # a repeated seq, in the last INSERT
+        with pytest.raises(StoreError):
+            store.insert_statement_rows(again)
+        assert store.get_statements("ses_1") == batch
+        with pytest.raises(ValueError, match="timezone-aware"):
+            store.statement_row(stmt(2000, at=datetime(2025, 1, 1)))
+
     def test_statement_text_is_stored_verbatim(self, store: SqlStore) -> None:
         store.session_started(start())
         text = "SELECT 'naïve ☃', E'\\x00', $$ ; -- $$\n\tFROM t WHERE x = '%s'" + "x" * 100_000
