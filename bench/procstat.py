@@ -21,6 +21,7 @@ class ProcStat:
     pid: int
     ppid: int
     ticks: int  # utime + stime + cutime + cstime
+    user_ticks: int  # utime + cutime: the part spent in user space
 
 
 def read_stat(pid: int) -> ProcStat | None:
@@ -33,7 +34,7 @@ def read_stat(pid: int) -> ProcStat | None:
     # rest[0] is field 3 (state): field N is rest[N - 3].
     ppid = int(rest[1])
     utime, stime, cutime, cstime = (int(x) for x in rest[11:15])
-    return ProcStat(pid, ppid, utime + stime + cutime + cstime)
+    return ProcStat(pid, ppid, utime + stime + cutime + cstime, utime + cutime)
 
 
 def _all_pids() -> list[int]:
@@ -57,14 +58,23 @@ def tree_pids(root: int) -> list[int]:
 
 def tree_cpu_seconds(root: int) -> float | None:
     """CPU seconds (user + system) used so far by ``root`` and its descendants; None if gone."""
+    split = tree_cpu_split(root)
+    return None if split is None else split[0]
+
+
+def tree_cpu_split(root: int) -> tuple[float, float] | None:
+    """(all, user-space) CPU seconds used so far by ``root`` and its descendants; None if
+    gone. The kernel's part (all - user) holds the socket system calls, which on loopback
+    also deliver into the peer's socket and wake it: a proxy pays that whatever it does."""
     if read_stat(root) is None:
         return None
-    total = 0
+    total = user = 0
     for pid in tree_pids(root):
         st = read_stat(pid)
         if st is not None:
             total += st.ticks
-    return total / CLK_TCK
+            user += st.user_ticks
+    return total / CLK_TCK, user / CLK_TCK
 
 
 def machine_busy_ticks() -> tuple[int, int]:

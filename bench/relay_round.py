@@ -133,9 +133,20 @@ def simple_round(relay: Relay, aid: int) -> None:
     relay.upstream_data(ROW_DESCRIPTION + _data_row(aid % 1000) + COMPLETE + READY)
 
 
+PARSE_TEXT = b"SELECT abalance FROM pgbench_accounts WHERE aid = $1;"
+
+
+def extended_round(relay: Relay, aid: int) -> None:
+    """pgbench -M extended: the unnamed statement parsed again each time."""
+    parse = encode.message("P", b"\x00" + PARSE_TEXT + b"\x00" + struct.pack("!h", 0))
+    relay.client_data(parse + _bind(b"", aid) + _describe_portal() + EXECUTE + SYNC)
+    relay.upstream_data(
+        PARSE_COMPLETE + BIND_COMPLETE + ROW_DESCRIPTION + _data_row(aid % 1000) + COMPLETE + READY
+    )
+
+
 def prepare(relay: Relay) -> None:
-    sql = b"SELECT abalance FROM pgbench_accounts WHERE aid = $1;"
-    parse = encode.message("P", b"P0_1\x00" + sql + b"\x00" + struct.pack("!h", 0))
+    parse = encode.message("P", b"P0_1\x00" + PARSE_TEXT + b"\x00" + struct.pack("!h", 0))
     relay.client_data(parse + SYNC)
     relay.upstream_data(PARSE_COMPLETE + READY)
 
@@ -149,7 +160,7 @@ def measure(mode: str, rounds: int, masking: bool, profile: bool) -> float:
     relay, to_client, to_upstream = build(masking)
     rng = random.Random(7)
     aids = [rng.randrange(1, 1_000_000) for _ in range(rounds)]
-    run = simple_round if mode == "simple" else prepared_round
+    run = {"simple": simple_round, "extended": extended_round, "prepared": prepared_round}[mode]
     if mode == "prepared":
         prepare(relay)
     for aid in aids[:500]:  # warm the caches, as a running session has them
@@ -177,7 +188,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile, top functions")
     parser.add_argument("--no-masking", action="store_true")
     args = parser.parse_args()
-    for mode in ("simple", "prepared"):
+    for mode in ("simple", "extended", "prepared"):
         us = measure(mode, args.rounds, not args.no_masking, args.profile)
         print(f"{mode:9s} {us:7.1f} µs per round (masking {'off' if args.no_masking else 'on'})")
 

@@ -45,6 +45,7 @@ class Measurement:
     bytes: int | None = None
     mb_per_s: float | None = None
     proxy_cpu_s: float | None = None
+    proxy_user_s: float | None = None  # of proxy_cpu_s, in user space (the rest: the kernel)
     machine_busy_pct: float | None = None
     settle_s: float | None = None  # waited for the machine to go quiet before it (bench.run)
 
@@ -64,6 +65,7 @@ class Cell:
     value_max: float | None = None
     latency_ms: float | None = None  # median, pgbench only
     cpu_per_unit: float | None = None  # proxy CPU µs per transaction, or ms per MB
+    user_per_unit: float | None = None  # the user-space part of it
 
 
 def _metric(m: Measurement) -> float | None:
@@ -85,12 +87,18 @@ def summarize_cell(ms: Sequence[Measurement]) -> Cell:
     with_cpu = [m for m in ok if m.proxy_cpu_s is not None]
     if with_cpu:
         cpu = sum(m.proxy_cpu_s or 0.0 for m in with_cpu)
+        with_user = [m for m in with_cpu if m.proxy_user_s is not None]
+        user = sum(m.proxy_user_s or 0.0 for m in with_user)
         if ok[0].workload == "pgbench":
             tx = sum(m.transactions or 0 for m in with_cpu)
             cell.cpu_per_unit = cpu / tx * 1e6 if tx else None  # µs per transaction
+            tx = sum(m.transactions or 0 for m in with_user)
+            cell.user_per_unit = user / tx * 1e6 if tx else None
         else:
             mb = sum((m.bytes or 0) / 1e6 for m in with_cpu)
             cell.cpu_per_unit = cpu / mb * 1e3 if mb else None  # ms per MB
+            mb = sum((m.bytes or 0) / 1e6 for m in with_user)
+            cell.user_per_unit = user / mb * 1e3 if mb else None
     return cell
 
 
@@ -205,6 +213,7 @@ def markdown(
         head.append(f"avg latency ms ({' / '.join(labels)})")
         if proxies:
             head.append(f"proxy CPU µs/tx ({proxy_names})")
+            head.append(f"of which user space ({proxy_names})")
         rows = []
         for s in pg:
             row = [str(s.clients), s.protocol]
@@ -213,6 +222,7 @@ def markdown(
             row.append(per_target(s, cols, "latency_ms", "{:.3f}"))
             if proxies:
                 row.append(per_target(s, proxies, "cpu_per_unit", "{:.0f}"))
+                row.append(per_target(s, proxies, "user_per_unit", "{:.0f}"))
             rows.append(row)
         lines += ["#### pgbench -S (select-only)", ""]
         lines += _table(head, ["r", "l"] + ["r"] * (len(head) - 2), rows)
@@ -221,6 +231,7 @@ def markdown(
         head = ["result", *(f"{x} MB/s" for x in labels), *ratio_heads]
         if proxies:
             head.append(f"proxy CPU ms/MB ({proxy_names})")
+            head.append(f"of which user space ({proxy_names})")
         rows = []
         for s in st:
             row = [STREAM_LABELS.get(s.protocol, s.protocol or "-")]
@@ -228,6 +239,7 @@ def markdown(
             row += ratios(s)
             if proxies:
                 row.append(per_target(s, proxies, "cpu_per_unit", "{:.1f}"))
+                row.append(per_target(s, proxies, "user_per_unit", "{:.1f}"))
             rows.append(row)
         lines += [f"#### Large result to psql ({header.get('stream_mb')} MB of DataRows)", ""]
         lines += _table(head, ["l"] + ["r"] * (len(head) - 1), rows)

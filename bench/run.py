@@ -144,9 +144,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 # --------------------------------------------------------------------------- measuring
 
 
-def _cpu(target: Target) -> float | None:
+def _cpu(target: Target) -> tuple[float, float] | None:
     pid = target.proxy_pid() if target.proxy_pid else None
-    return procstat.tree_cpu_seconds(pid) if pid else None
+    return procstat.tree_cpu_split(pid) if pid else None
 
 
 QUIET_BUSY_PCT = 15.0  # the machine counts as settled below this share of busy CPU
@@ -181,7 +181,8 @@ def measured(target: Target, m: Measurement, work: Callable[[Measurement], None]
         return m
     cpu1, busy1 = _cpu(target), procstat.machine_busy_ticks()
     if cpu0 is not None and cpu1 is not None:
-        m.proxy_cpu_s = round(cpu1 - cpu0, 4)
+        m.proxy_cpu_s = round(cpu1[0] - cpu0[0], 4)
+        m.proxy_user_s = round(cpu1[1] - cpu0[1], 4)
     busy, total = busy1[0] - busy0[0], busy1[1] - busy0[1]
     m.machine_busy_pct = round(100 * busy / total, 1) if total else None
     return m
