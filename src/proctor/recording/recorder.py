@@ -99,7 +99,10 @@ class SignedRecorder:
         # at the end): each head is one more synchronous write, and a head covers every
         # leaf before it, so signing less often loses nothing but freshness.
         self._head_interval = head_interval
-        self._signed_at = 0.0
+        # Never yet: the first round signs (the empty ledger's head at start-up). Not 0.0:
+        # the monotonic clock counts from boot, so on a machine up for less than
+        # ``head_interval`` a 0.0 here kept the first head unsigned that long.
+        self._signed_at = float("-inf")
         # Appended to by the event loop, drained by the thread: a deque, because appends and
         # pops on both ends are atomic (a list swapped for a fresh one could lose an append
         # racing with the swap).

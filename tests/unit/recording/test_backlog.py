@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from proctor.recording import layout
 from proctor.recording.keys import PublicKeys, SigningKey
 from proctor.recording.keystore import RecordingKeys
 from proctor.recording.recorder import SignedRecorder, TeeRecorders
@@ -99,3 +100,16 @@ def test_failing_storage_drops_segments_past_the_bound_when_continuing(tmp_path:
     # on_failure: continue — sessions go on; what storage would not take is a counted hole.
     assert rec.healthy and not handle.backlogged and rec.dropped >= 1
     rec._stopping.set()
+
+
+def test_the_first_round_signs_a_head_however_long_the_machine_has_been_up(
+    tmp_path: Path,
+) -> None:
+    """The recorder signs a head at most once per ``head_interval``, counted on the monotonic
+    clock, which starts at boot: the first round must sign even when the machine has been up
+    for less than the interval (here: an interval longer than any uptime)."""
+    storage = LocalBlobStorage(tmp_path)
+    rec = SignedRecorder(storage, KEYS, flush_interval=3600, head_interval=1e9)
+    rec._round(final=False)
+    assert [layout.head_size(k) for k in storage.list(layout.HEADS)] == [0]
+    rec.close()
