@@ -31,7 +31,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench import procstat
+from bench import pinning, procstat
 from bench.report import Measurement, machine_facts, markdown, summarize, write_json
 from bench.targets import (
     SetupError,
@@ -121,6 +121,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pgbench", default=_default_pg_tool("pgbench"))
     p.add_argument("--psql", default=_default_pg_tool("psql"))
     p.add_argument("--pgbouncer", default=shutil.which("pgbouncer") or "/usr/sbin/pgbouncer")
+    p.add_argument(
+        "--pin",
+        action="store_true",
+        help="give each proxy a CPU of its own (the last one), pgbench and PostgreSQL the "
+        "others: whether the proxy keeps up when it does not share CPUs (bench/pinning.py)",
+    )
     p.add_argument("--output", type=Path, help="JSON file (default bench/results/<time>.json)")
     args = p.parse_args(argv)
     quick = args.quick
@@ -169,9 +175,25 @@ def settle(max_s: float = QUIET_MAX_S, window_s: float = 0.2) -> float:
     return time.monotonic() - started
 
 
+# Under --pin: (client and database CPUs, proxy CPU) and the database server's PID.
+PINNED: tuple[set[int], set[int], int | None] | None = None
+
+
+def pin(target: Target) -> None:
+    if PINNED is None:
+        return
+    client_cpus, proxy_cpus, postmaster = PINNED
+    if postmaster is not None:
+        pinning.pin_tree(postmaster, client_cpus)
+    pid = target.proxy_pid() if target.proxy_pid else None
+    if pid is not None:
+        pinning.pin_tree(pid, proxy_cpus)
+
+
 def measured(target: Target, m: Measurement, work: Callable[[Measurement], None]) -> Measurement:
     """Run ``work`` filling ``m``, with the proxy's CPU and the machine's load around it,
     once the machine has settled from the previous workload."""
+    pin(target)
     m.settle_s = round(settle(), 2)
     cpu0, busy0 = _cpu(target), procstat.machine_busy_ticks()
     try:
@@ -355,6 +377,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     interrupted = False
     failed_setup: str | None = None
     signal.signal(signal.SIGTERM, _sigterm)
+    global PINNED
+    if args.pin:
+        try:
+            client_cpus, proxy_cpus = pinning.cpu_split()
+        except pinning.PinError as exc:
+            log(f"setup failed: {exc}")
+            return 2
+        # Before anything starts: pgbench, psql and the servers inherit the client CPUs.
+        os.sched_setaffinity(0, client_cpus)
+        PINNED = (client_cpus, proxy_cpus, None)
 
     with contextlib.ExitStack() as stack:
         if args.dir:
@@ -367,6 +399,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.chmod(workdir, 0o755)
         try:
             targets, skipped = setup(args, stack, workdir)
+            if PINNED is not None:
+                postmaster = pinning.postmaster_pid(args.psql, targets[0].env)
+                if postmaster is None:
+                    log("!! --pin: PostgreSQL's PID not found; only the proxies are pinned")
+                PINNED = (PINNED[0], PINNED[1], postmaster)
             log(
                 f"targets: {', '.join(t.name for t in targets)}; {args.rounds} rounds x "
                 f"{len(args.clients) * len(args.modes)} pgbench runs of {args.seconds} s"
@@ -397,13 +434,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             "versions": f"{facts['pgbench']}; {facts['pgbouncer']}; {facts['proctor']}",
             "settings": (
                 f"{args.rounds} round(s), {args.seconds} s per pgbench run, "
-                f"pgbench -j min(clients, {os.cpu_count()}), scale {args.scale}, "
+                f"pgbench -j min(clients, {len(os.sched_getaffinity(0))}), scale {args.scale}, "
                 f"pgbouncer pool {args.pool_size}, Proctor workers {args.workers}"
             ),
             "sslmode": ", ".join(f"{t.name}={t.env.get('PGSSLMODE', 'default')}" for t in targets),
             "Proctor hot path": facts["hot_path"],
         },
     }
+    if PINNED is not None:
+        header["facts"]["pinned"] = (
+            f"each proxy on CPU {sorted(PINNED[1])} alone; pgbench, psql and PostgreSQL on "
+            f"CPU {sorted(PINNED[0])} (`--pin`)"
+        )
     if interrupted:
         header["facts"]["note"] = "INTERRUPTED: partial results"
     report = markdown(summaries, names, skipped, header)

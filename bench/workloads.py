@@ -46,7 +46,8 @@ def parse_pgbench(stdout: str) -> PgbenchOutput:
 
 
 def pgbench_threads(clients: int) -> int:
-    return max(1, min(clients, os.cpu_count() or 1))
+    # The CPUs pgbench may use (all of them, or the client's share under --pin).
+    return max(1, min(clients, len(os.sched_getaffinity(0))))
 
 
 def pgbench_argv(pgbench: str, clients: int, protocol: str, seconds: int) -> list[str]:

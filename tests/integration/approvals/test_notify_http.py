@@ -21,6 +21,7 @@ from multidict import CIMultiDictProxy
 
 from proctor.approvals.notify import (
     ChannelCounts,
+    NotifyStats,
     RetryPolicy,
     SignatureError,
     verify_webhook_signature,
@@ -193,6 +194,40 @@ async def test_429_retry_after_is_honoured(receiver: Receiver, notifiers: list[N
     await eventually(lambda: notifier.stats["hook"].delivered == 1)
     first, second = receiver.on("/hook")
     assert second.at - first.at >= 0.95  # the backoff alone would have waited ~10ms
+
+
+class UpdateLog(NotifyStats):
+    """The stats, keeping every update as it was made."""
+
+    def __init__(self, channels: list[str]) -> None:
+        super().__init__(channels)
+        self.updates: list[dict[str, int]] = []
+
+    def add(self, channel: str, **deltas: int) -> None:
+        self.updates.append(deltas)
+        super().add(channel, **deltas)
+
+
+async def test_a_finished_notification_leaves_pending_in_the_same_update(
+    receiver: Receiver, notifiers: list[Notifier]
+) -> None:
+    """The stats are read from other threads than the notifier's: a notification's outcome
+    (delivered, failed) and the end of its pending count are one update, so no snapshot
+    shows it both finished and pending (every snapshot's delivered + failed + dropped +
+    pending counts each notification taken once)."""
+    fail, ok = (lambda: web.Response(status=400)), (lambda: web.Response())
+    receiver.script["/hook"] = [fail, ok] * 5  # a response object answers once: made anew
+    notifier = make(notifiers, webhook(receiver.url("/hook")))
+    notifier.stats = log = UpdateLog(["hook"])
+    for _ in range(10):
+        notifier.publish(event())
+    await eventually(lambda: notifier.stats["hook"].pending == 0 and len(log.updates) >= 20)
+    finishing = sorted(
+        tuple(sorted(u.items())) for u in log.updates if "delivered" in u or "failed" in u
+    )
+    failed, delivered = (("failed", 1), ("pending", -1)), (("delivered", 1), ("pending", -1))
+    assert finishing == sorted([failed] * 5 + [delivered] * 5)
+    assert notifier.stats["hook"] == ChannelCounts(delivered=5, failed=5)
 
 
 def unused_port() -> int:

@@ -198,6 +198,9 @@ class Notifier:
     def _drop(self, names: list[str], event: ApprovalEvent, why: str) -> None:
         for name in names:
             self.stats.add(name, dropped=1)
+        self._log_drop(names, event, why)
+
+    def _log_drop(self, names: list[str], event: ApprovalEvent, why: str) -> None:
         log.warning(
             "approval notification %s for %s dropped (%s): %s",
             event.type,
@@ -209,37 +212,39 @@ class Notifier:
     async def _deliver(self, channel: Channel, event: ApprovalEvent) -> None:
         name = channel.name
         limit = self._limits.setdefault(name, asyncio.Semaphore(self._concurrency))
-        finished = False
+        outcome: str | None = None
         try:
             async with limit:
-                finished = await self._attempts(channel, event)
+                outcome = await self._attempts(channel, event)
         finally:  # also on cancellation at shutdown
             self._pending[name] -= 1
-            self.stats.add(name, pending=-1)
-            if not finished:
-                self._drop([name], event, "shut down before delivery finished")
+            # The outcome and the end of pending in one update: the stats are read from
+            # other threads, which must never see a notification both finished and pending.
+            if outcome is None:
+                self.stats.add(name, pending=-1, dropped=1)
+                self._log_drop([name], event, "shut down before delivery finished")
+            else:
+                self.stats.add(name, pending=-1, **{outcome: 1})
 
-    async def _attempts(self, channel: Channel, event: ApprovalEvent) -> bool:
-        """Deliver with retries; True once delivered or given up on (counted either way)."""
+    async def _attempts(self, channel: Channel, event: ApprovalEvent) -> str:
+        """Deliver with retries; once delivered or given up on, which count the outcome
+        goes to: ``delivered`` or ``failed``."""
         where = f"{channel.name} ({channel.kind})"
         what = f"{event.type} for {event.request.id}"
         try:
             delivery = channel.render(event)
         except Exception as exc:
-            self.stats.add(channel.name, failed=1)
             log.error("approval notification %s via %s: cannot render: %s", what, where, _safe(exc))
-            return True
+            return "failed"
         attempts = max(1, channel.max_attempts)
         for attempt in range(1, attempts + 1):
             result = await self._attempt(delivery, channel.timeout)
             if result.outcome is Outcome.DELIVERED:
-                self.stats.add(channel.name, delivered=1)
                 log.debug(
                     "approval notification %s via %s delivered (%s)", what, where, result.detail
                 )
-                return True
+                return "delivered"
             if result.outcome is Outcome.FAIL or attempt == attempts:
-                self.stats.add(channel.name, failed=1)
                 log.warning(
                     "approval notification %s via %s failed after %d attempt(s): %s",
                     what,
@@ -247,7 +252,7 @@ class Notifier:
                     attempt,
                     result.detail,
                 )
-                return True
+                return "failed"
             self.stats.add(channel.name, retried=1)
             delay = self.retry.delay(attempt, result.retry_after, self._rng)
             log.info(
@@ -259,7 +264,7 @@ class Notifier:
                 delay,
             )
             await asyncio.sleep(delay)
-        return True  # not reached: the last attempt returns above
+        return "failed"  # not reached: the last attempt returns above
 
     async def _attempt(self, delivery: Delivery, time_limit: float) -> AttemptResult:
         try:
