@@ -276,7 +276,7 @@ def machine_facts(pgbench: str, pgbouncer: str, proctor: str) -> dict[str, Any]:
         model = m.group(1).strip()
     return {
         "cpus_online": os.cpu_count(),
-        "nproc": _first_line(["nproc"]),
+        "nproc": _first_line(["nproc", "--all"]),  # all: `--pin` narrows our own affinity
         "cpu_model": model,
         "kernel": platform.release(),
         "os": _first_line(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
