@@ -83,10 +83,7 @@ class BatchingStoreWriter:
         self.put(start)
         return StoreSessionRecorder(self)
 
-    def put(self, item: SessionStart | StatementRecord | SessionEnd) -> None:
-        if isinstance(item, StatementRecord):
-            self.statement(item)
-            return
+    def put(self, item: SessionStart | SessionEnd) -> None:
         with self._lock:
             self._pending.append(item)
 

@@ -235,7 +235,10 @@ class SqlStore:
             return (
                 record.session_id,
                 record.seq,
-                at.isoformat(sep=" ", timespec="microseconds")[:-6],
+                # As isoformat(" ", "microseconds") without the offset, in half its time
+                # (an f-string is no faster): this runs on the event loop per statement.
+                "%04d-%02d-%02d %02d:%02d:%02d.%06d"  # noqa: UP031
+                % (at.year, at.month, at.day, at.hour, at.minute, at.second, at.microsecond),
                 text,
                 record.kind,
                 record.verdict,

@@ -79,6 +79,14 @@ def relay(masking: ResultMasking, stream: bytes, cuts: Sequence[int] = ()) -> by
     return b"".join(sent)
 
 
+def _merged(recorded: Sequence[MaskingStats]) -> MaskingStats:
+    """The counts of a result handed over in parts (one per result, or per failure)."""
+    total = MaskingStats()
+    for stats in recorded:
+        total.merge(stats)
+    return total
+
+
 def reference(masker: Masker, rows: Sequence[Sequence[str | None]]) -> tuple[bytes, MaskingStats]:
     """Every cell of every row through ``mask_cell`` (the per-row path, no prefilter)."""
     from proctor.adapters.postgres.pgtypes import category
@@ -122,10 +130,7 @@ def test_runs_are_masked_as_every_row_would_be(
     sent = relay(ResultMasking(masker, "utf-8", recorded.append), stream, cuts)
     expected, stats = reference(masker, rows)
     assert sent == expected
-    total = MaskingStats()
-    for s in recorded:
-        total.merge(s)
-    assert total.by_column() == stats.by_column()
+    assert _merged(recorded).by_column() == stats.by_column()
 
 
 def test_the_re_backend_gives_the_same_bytes() -> None:
@@ -210,10 +215,7 @@ def _assert_only_the_first_row_is_sent(masker: Masker, rows: list[list[bytes]]) 
     assert b"could not mask" in error
     assert _messages(sent, b"C") == []  # nothing more until ReadyForQuery
     assert _messages(sent, b"Z")
-    total = MaskingStats()
-    for stats in recorded:
-        total.merge(stats)
-    assert total.by_entity() == {"card": 1}  # what was sent, not the rows after
+    assert _merged(recorded).by_entity() == {"card": 1}  # what was sent, not the rows after
 
 
 # A result without a column masked on every row: runs go through `_card_run` (the kernel's
@@ -267,10 +269,7 @@ def test_runs_without_every_row_columns_are_masked_as_every_row_would_be(
         )
         sent = relay(ResultMasking(masker, "utf-8", recorded.append), stream, cuts)
         assert sent == result(expected, row_description(SCAN_COLUMNS))
-        total = MaskingStats()
-        for s in recorded:
-            total.merge(s)
-        assert total.by_column() == plan.stats.by_column()
+        assert _merged(recorded).by_column() == plan.stats.by_column()
         outputs.append(sent)
     assert outputs[0] == outputs[1]
 
@@ -298,9 +297,12 @@ def test_an_anchored_custom_pattern_is_masked_in_every_row() -> None:
     assert sent.count(b"[EMP]") == 2 and sent.count(b"[ACCT]") == 2
 
 
-def _copy_stream(lines: Sequence[str]) -> bytes:
+def _copy_stream(lines: Sequence[str | bytes]) -> bytes:
+    """COPY TO STDOUT's messages: CopyOutResponse, a CopyData per line, CopyDone, ..."""
     head = encode.message("H", b"\x00" + struct.pack("!hh", 1, 0))
-    body = b"".join(encode.message("d", line.encode()) for line in lines)
+    body = b"".join(
+        encode.message("d", line if isinstance(line, bytes) else line.encode()) for line in lines
+    )
     done = encode.message("c", b"") + encode.message("C", f"COPY {len(lines)}\x00".encode())
     return head + body + done + encode.message(B_READY_FOR_QUERY, b"I")
 
@@ -323,22 +325,15 @@ def test_copy_rows_are_masked_as_mask_text_masks_each(
     recorded: list[MaskingStats] = []
     sent = relay(ResultMasking(masker, "utf-8", recorded.append), _copy_stream(lines), cuts)
     assert sent == expected
-    total = MaskingStats()
-    for s in recorded:
-        total.merge(s)
-    assert total.by_entity() == expected_stats.by_entity()
+    assert _merged(recorded).by_entity() == expected_stats.by_entity()
 
 
 def test_copy_rows_without_a_trigger_are_not_even_decoded() -> None:
     """As DataRows: a row no trigger hits is forwarded as the bytes that arrived (here, not
     UTF-8); one a trigger hits is decoded and masked, and fails closed if it cannot be."""
     masker = Masker(PROFILES["pii"])
-    head = encode.message("H", b"\x00" + struct.pack("!hh", 1, 0))
     rows = [b"1\torder \xff shipped\n", b"2\tjane@example.com\n", b"3\t\xff a@b.co\n"]
-    stream = head + b"".join(encode.message("d", r) for r in rows)
-    stream += encode.message("c", b"") + encode.message("C", b"COPY 3\x00")
-    stream += encode.message(B_READY_FOR_QUERY, b"I")
-    sent = relay(ResultMasking(masker, "utf-8", lambda s: None), stream)
+    sent = relay(ResultMasking(masker, "utf-8", lambda s: None), _copy_stream(rows))
     data = _messages(sent, b"d")
     assert data[0] == encode.message("d", rows[0])  # untouched, undecoded
     assert b"jane@example.com" not in data[1] and b"@example.com" in data[1]
@@ -349,13 +344,9 @@ def test_copy_rows_without_a_trigger_are_not_even_decoded() -> None:
 
 def test_a_best_effort_copy_redacts_a_row_it_cannot_read() -> None:
     profile = Profile.from_dict({"name": "b", "best_effort": True})
-    head = encode.message("H", b"\x00" + struct.pack("!hh", 1, 0))
     rows = [b"1\t\xff jane@example.com\n", b"2\tjane@example.com\n"]
-    stream = head + b"".join(encode.message("d", r) for r in rows)
-    stream += encode.message("c", b"") + encode.message("C", b"COPY 2\x00")
-    stream += encode.message(B_READY_FOR_QUERY, b"I")
     recorded: list[MaskingStats] = []
-    sent = relay(ResultMasking(Masker(profile), "utf-8", recorded.append), stream)
+    sent = relay(ResultMasking(Masker(profile), "utf-8", recorded.append), _copy_stream(rows))
     data = _messages(sent, b"d")
     assert data[0] == encode.message("d", b"[REDACTED]\n")
     assert b"jane@example.com" not in data[1]
